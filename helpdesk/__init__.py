@@ -1,0 +1,1 @@
+"""The helpdesk core: tickets, customers, teams, SLAs, surveys and the agent console."""

@@ -1,0 +1,25 @@
+"""Console navigation that outer packages extend without the core knowing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+_KEY = "helpdesk.console_links"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleLink:
+    label: str
+    endpoint: str
+    admin_only: bool = False
+
+
+def register_console_link(app: Flask, label: str, endpoint: str, admin_only: bool = False) -> None:
+    """Add a link to the console's top bar (``label`` may be a lazy translation)."""
+    app.extensions.setdefault(_KEY, []).append(ConsoleLink(label, endpoint, admin_only))
+
+
+def console_links() -> list[ConsoleLink]:
+    return list(current_app.extensions.get(_KEY, []))

@@ -1,0 +1,229 @@
+"""Ticket writes. Each takes the acting person explicitly, flushes, and never commits.
+
+Every change is written to the ticket's history (:class:`TicketEvent`). Mail to the customer
+goes through the outbound-mail port inside the same transaction, so a rollback sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from flask import current_app, render_template
+
+from helpdesk.actors import SYSTEM, Actor
+from helpdesk.auth.models import Agent
+from helpdesk.customers.models import Customer
+from helpdesk.db import db, utcnow
+from helpdesk.ports import OutgoingMail, outbound_mail
+from helpdesk.signals import ticket_created, ticket_message_added, ticket_solved
+from helpdesk.sla.operations import apply_sla
+from helpdesk.teams.models import Team
+from helpdesk.tickets import storage
+from helpdesk.tickets.content import safe_filename, sanitize_html
+from helpdesk.tickets.models import (
+    CHANNELS,
+    PRIORITIES,
+    STATUSES,
+    Attachment,
+    Message,
+    Ticket,
+    TicketEvent,
+)
+
+#: Statuses a new customer message moves back to "open": the team owes an answer again.
+_REOPENED_BY_CUSTOMER = ("pending", "on-hold", "solved")
+
+
+class Keep(Enum):
+    """Marks an :func:`update_ticket` argument as "leave as it is" (``None`` means clear)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+class InvalidChange(ValueError):
+    """A requested change the ticket cannot take (unknown status, priority, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+
+def _record(ticket: Ticket, actor: Actor, kind: str, old: object = None,
+            new: object = None) -> None:
+    db.session.add(TicketEvent(
+        ticket_id=ticket.id, actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name,
+        kind=kind, old_value=None if old is None else str(old)[:500],
+        new_value=None if new is None else str(new)[:500]))
+
+
+def _add_message(ticket: Ticket, *, kind: str, channel: str, body_text: str,
+                 body_html: str | None, author_agent: Agent | None = None,
+                 author_customer: Customer | None = None, rfc_message_id: str | None = None,
+                 source_ref: str | None = None,
+                 attachments: Sequence[NewAttachment] = ()) -> Message:
+    message = Message(
+        ticket=ticket, kind=kind, channel=channel, body_text=body_text,
+        body_html=sanitize_html(body_html) if body_html else None,
+        author_agent=author_agent, author_customer=author_customer,
+        rfc_message_id=rfc_message_id, source_ref=source_ref)
+    for item in attachments:
+        message.attachments.append(Attachment(
+            filename=safe_filename(item.filename), content_type=item.content_type[:255],
+            size=len(item.data), storage_name=storage.save_bytes(item.data),
+            content_id=item.content_id, inline=item.inline))
+    db.session.add(message)
+    ticket.updated_at = utcnow()
+    db.session.flush()
+    return message
+
+
+def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: str,
+                channel: str, body_html: str | None = None, priority: str = "normal",
+                team: Team | None = None, rfc_message_id: str | None = None,
+                source_ref: str | None = None, attachments: Sequence[NewAttachment] = (),
+                acknowledge: bool = True) -> Ticket:
+    """Open a ticket with the customer's first message; set SLA deadlines; acknowledge.
+
+    ``acknowledge=False`` suppresses the acknowledgement mail (mail that must not be answered
+    automatically, such as auto-replies that still deserve a ticket).
+    """
+    if channel not in CHANNELS:
+        raise InvalidChange(f"unknown channel {channel!r}")
+    if priority not in PRIORITIES:
+        raise InvalidChange(f"unknown priority {priority!r}")
+    now = utcnow()
+    ticket = Ticket(subject=(subject.strip() or "(no subject)")[:500], status="new",
+                    priority=priority, channel=channel, customer=customer, team=team,
+                    created_at=now, updated_at=now)
+    db.session.add(ticket)
+    db.session.flush()
+    _record(ticket, actor, "created", new=channel)
+    message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
+                           body_html=body_html, author_customer=customer,
+                           rfc_message_id=rfc_message_id, source_ref=source_ref,
+                           attachments=attachments)
+    policy = apply_sla(ticket)
+    if policy:
+        _record(ticket, SYSTEM, "sla", new=policy)
+    if acknowledge:
+        _send_acknowledgement(ticket)
+    ticket_created.send(ticket, actor=actor)
+    ticket_message_added.send(ticket, message=message, actor=actor)
+    return ticket
+
+
+def _send_acknowledgement(ticket: Ticket) -> None:
+    context = {"ticket": ticket, "helpdesk_name": current_app.config["HELPDESK_NAME"]}
+    outbound_mail().send(OutgoingMail(
+        ticket_id=ticket.id, to=ticket.customer.email,
+        subject=f"[{ticket.reference}] {ticket.subject}",
+        text=render_template("tickets/mail/acknowledgement.txt", **context),
+        automatic=True))
+
+
+def add_customer_message(actor: Actor, ticket: Ticket, *, body_text: str, channel: str,
+                         body_html: str | None = None, rfc_message_id: str | None = None,
+                         source_ref: str | None = None,
+                         attachments: Sequence[NewAttachment] = ()) -> Message:
+    """Add a customer's follow-up; a waiting or solved ticket goes back to "open"."""
+    message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
+                           body_html=body_html, author_customer=ticket.customer,
+                           rfc_message_id=rfc_message_id, source_ref=source_ref,
+                           attachments=attachments)
+    _record(ticket, actor, "message", new=channel)
+    if ticket.status in _REOPENED_BY_CUSTOMER:
+        _set_status(ticket, actor, "open")
+    ticket_message_added.send(ticket, message=message, actor=actor)
+    return message
+
+
+def reply_to_customer(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: str,
+                      attachments: Sequence[NewAttachment] = ()) -> Message:
+    """Send a public reply by email; meets the first-reply target; a new ticket becomes open."""
+    if not body_text.strip():
+        raise InvalidChange("a reply needs text")
+    message = _add_message(ticket, kind="reply", channel="email", body_text=body_text,
+                           body_html=None, author_agent=agent, attachments=attachments)
+    message.rfc_message_id = outbound_mail().send(OutgoingMail(
+        ticket_id=ticket.id, message_id=message.id, to=ticket.customer.email,
+        subject=f"Re: [{ticket.reference}] {ticket.subject}", text=body_text,
+        attachment_ids=tuple(attachment.id for attachment in message.attachments))) or None
+    if ticket.first_replied_at is None:
+        ticket.first_replied_at = message.created_at
+    _record(ticket, actor, "reply")
+    if ticket.status == "new":
+        _set_status(ticket, actor, "open")
+    ticket_message_added.send(ticket, message=message, actor=actor)
+    return message
+
+
+def add_internal_note(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: str) -> Message:
+    """Add a note only agents see; the customer is not told."""
+    if not body_text.strip():
+        raise InvalidChange("a note needs text")
+    message = _add_message(ticket, kind="note", channel="web", body_text=body_text,
+                           body_html=None, author_agent=agent)
+    _record(ticket, actor, "note")
+    return message
+
+
+def _set_status(ticket: Ticket, actor: Actor, status: str) -> None:
+    if status not in STATUSES:
+        raise InvalidChange(f"unknown status {status!r}")
+    old = ticket.status
+    if old == status:
+        return
+    ticket.status = status
+    ticket.updated_at = utcnow()
+    _record(ticket, actor, "status", old, status)
+    if status == "solved":
+        ticket.solved_at = ticket.updated_at
+        ticket_solved.send(ticket, actor=actor, old_status=old)
+    elif status != "closed":
+        ticket.solved_at = None
+
+
+def update_ticket(actor: Actor, ticket: Ticket, *, status: str | None = None,
+                  priority: str | None = None, team: Team | None | Keep = KEEP,
+                  assignee: Agent | None | Keep = KEEP) -> list[str]:
+    """Change any of status, priority, team and assignee; record each change.
+
+    ``team``/``assignee``: ``None`` clears, an object sets, ``KEEP`` (the default) keeps.
+    A priority change recomputes the SLA deadlines. Returns the changed field names.
+    """
+    changed = []
+    if priority is not None and priority != ticket.priority:
+        if priority not in PRIORITIES:
+            raise InvalidChange(f"unknown priority {priority!r}")
+        _record(ticket, actor, "priority", ticket.priority, priority)
+        ticket.priority = priority
+        policy = apply_sla(ticket)
+        _record(ticket, SYSTEM, "sla", new=policy)
+        changed.append("priority")
+    if not isinstance(team, Keep) and team != ticket.team:
+        _record(ticket, actor, "team", ticket.team.name if ticket.team else None,
+                team.name if team else None)
+        ticket.team = team
+        changed.append("team")
+    if not isinstance(assignee, Keep) and assignee != ticket.assignee:
+        _record(ticket, actor, "assignee", ticket.assignee.name if ticket.assignee else None,
+                assignee.name if assignee else None)
+        ticket.assignee = assignee
+        changed.append("assignee")
+    if status is not None and status != ticket.status:
+        _set_status(ticket, actor, status)
+        changed.append("status")
+    if changed:
+        ticket.updated_at = utcnow()
+        db.session.flush()
+    return changed
