@@ -1,0 +1,41 @@
+"""CRM bridge writes: the review list of records that did not map."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from crm_bridge.models import CrmReviewItem
+from helpdesk.db import db, utcnow
+
+
+def record_unmapped(source: str, row_number: int, raw_record: Any, reason: str) -> CrmReviewItem:
+    """Put a record that did not map on the review list, keeping the raw record for replay.
+
+    Idempotent per record: if the same raw record from the same source is already listed and
+    unresolved, that item is refreshed (row number, reason) instead of listed again.
+    """
+    record_hash = hashlib.sha256(
+        json.dumps(raw_record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    item = db.session.scalar(select(CrmReviewItem).where(
+        CrmReviewItem.source == source, CrmReviewItem.record_hash == record_hash,
+        CrmReviewItem.resolved_at.is_(None)))
+    if item is None:
+        item = CrmReviewItem(source=source, record_hash=record_hash, raw_record=raw_record,
+                             row_number=row_number, reason=reason)
+        db.session.add(item)
+    else:
+        item.row_number = row_number
+        item.reason = reason
+    db.session.flush()
+    return item
+
+
+def resolve_review_item(item: CrmReviewItem) -> None:
+    """Take an item off the review list (it was fixed at the source). Idempotent."""
+    if item.resolved_at is None:
+        item.resolved_at = utcnow()
+        db.session.flush()
