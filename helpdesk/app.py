@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -62,6 +62,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _select_locale() -> str | None:
+    if not has_request_context():  # jobs and CLI render in the default locale
+        return None
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in SUPPORTED_LOCALES:
         return chosen

@@ -9,7 +9,9 @@ from helpdesk.auth.operations import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
+    # No format check: a login only looks the address up, and saying "invalid address"
+    # instead of "wrong email or password" would tell a prober something.
+    email = EmailField(_l("Email"), validators=[DataRequired()])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from helpdesk.ports import OutgoingMail, outbound_mail
 from helpdesk.signals import survey_answered
 from helpdesk.surveys.models import SurveyInvitation
 from helpdesk.tickets.models import Ticket, TicketEvent
+from helpdesk.urls import public_url
 
 _SALT = "helpdesk.survey"
 RATINGS = (1, 2, 3, 4, 5)
@@ -59,9 +60,8 @@ def invite_to_survey(ticket: Ticket, solved_at: datetime) -> SurveyInvitation | 
                                   solved_at=solved_at)
     db.session.add(invitation)
     db.session.flush()
-    base = current_app.config["BASE_URL"].rstrip("/")
-    links = {rating: base + url_for("surveys.answer", token=survey_token(invitation),
-                                    rating=rating)
+    token = survey_token(invitation)
+    links = {rating: public_url("surveys.answer", token=token, rating=rating)
              for rating in RATINGS}
     context = {"ticket": ticket, "links": links,
                "helpdesk_name": current_app.config["HELPDESK_NAME"]}
