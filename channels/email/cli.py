@@ -1,0 +1,97 @@
+"""``flask mailbox add | list | poll``: managing the mailboxes the helpdesk reads."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from channels.email.ingest import ingest
+from channels.email.models import Mailbox
+from channels.email.operations import InvalidMailbox, add_mailbox
+from channels.email.poller import poll_mailbox
+from channels.email.queries import all_mailboxes, mailbox_named, pending_raw_email_ids
+from helpdesk.db import db
+from helpdesk.teams.models import Team
+
+mailbox_cli = AppGroup("mailbox", help="Mailboxes the helpdesk reads customer mail from.")
+
+
+@mailbox_cli.command("add")
+@click.option("--name", required=True, help="A short name for admins, e.g. 'support'.")
+@click.option("--address", required=True, help="The address customers write to.")
+@click.option("--imap-host", required=True)
+@click.option("--imap-port", type=int, help="Default: 993 with TLS, 143 without.")
+@click.option("--username", required=True, help="IMAP login.")
+@click.option("--password", prompt=True, hide_input=True,
+              help="IMAP password (prompted for when omitted, so it stays out of history).")
+@click.option("--folder", default="INBOX", show_default=True)
+@click.option("--no-tls", is_flag=True, help="Plain IMAP (only for servers on this machine).")
+@click.option("--team", "team_name", help="Team that gets this mailbox's new tickets.")
+def add_command(name: str, address: str, imap_host: str, imap_port: int | None, username: str,
+                password: str, folder: str, no_tls: bool, team_name: str | None) -> None:
+    """Add a mailbox to poll."""
+    team = None
+    if team_name:
+        team = db.session.scalar(select(Team).where(Team.name == team_name))
+        if team is None:
+            raise click.BadParameter(f"no team named {team_name!r}", param_hint="--team")
+    try:
+        mailbox = add_mailbox(name=name, address=address, imap_host=imap_host,
+                              imap_port=imap_port or (143 if no_tls else 993),
+                              imap_username=username, imap_password=password,
+                              imap_folder=folder, imap_tls=not no_tls, team=team)
+    except InvalidMailbox as error:
+        raise click.UsageError(str(error)) from error
+    db.session.commit()
+    click.echo(f"Mailbox {mailbox.name!r} added: {mailbox.address} via "
+               f"{mailbox.imap_host}:{mailbox.imap_port}/{mailbox.imap_folder}")
+
+
+@mailbox_cli.command("list")
+def list_command() -> None:
+    """Show every mailbox and how its last poll went (passwords are never shown)."""
+    for mailbox in all_mailboxes():
+        state = "active" if mailbox.active else "inactive"
+        polled = mailbox.last_polled_at.isoformat(timespec="seconds") if mailbox.last_polled_at \
+            else "never"
+        team = mailbox.team.name if mailbox.team else "-"
+        click.echo(f"{mailbox.name}\t{mailbox.address}\t{mailbox.imap_host}:{mailbox.imap_port}"
+                   f"/{mailbox.imap_folder}\tteam={team}\t{state}\tlast poll {polled}"
+                   f"\tUID {mailbox.last_uid}")
+        if mailbox.last_error:
+            click.echo(f"\tlast error: {mailbox.last_error}")
+
+
+@mailbox_cli.command("poll")
+@click.argument("name", required=False)
+def poll_command(name: str | None) -> None:
+    """Poll one mailbox (or all active ones) now, and ingest what was fetched."""
+    # Jobs queued to an in-process worker thread would die with this command: run them
+    # here, right after each commit.
+    if current_app.config["JOBS_MODE"] == "thread":
+        current_app.config["JOBS_MODE"] = "eager"
+    if name:
+        mailbox = mailbox_named(name)
+        if mailbox is None:
+            raise click.BadParameter(f"no mailbox named {name!r}", param_hint="NAME")
+        mailboxes: list[Mailbox] = [mailbox]
+    else:
+        mailboxes = [mailbox for mailbox in all_mailboxes() if mailbox.active]
+    failed = False
+    for mailbox in mailboxes:
+        label = mailbox.name
+        try:
+            stored = poll_mailbox(mailbox.id)
+        except Exception as error:
+            failed = True
+            click.echo(f"{label}: failed: {type(error).__name__}: {error}", err=True)
+            continue
+        # Mail stored earlier whose ingest job was lost (a worker restart) is taken in too.
+        for raw_email_id in pending_raw_email_ids(mailbox):
+            ingest(raw_email_id)
+            db.session.commit()
+        click.echo(f"{label}: {stored} new message(s)")
+    if failed:
+        raise SystemExit(1)

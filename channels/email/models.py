@@ -1,0 +1,137 @@
+"""Email channel tables: mailboxes we read, raw mail we took in, mail we send."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from helpdesk.db import UTCDateTime, db, utcnow
+
+if TYPE_CHECKING:
+    from helpdesk.teams.models import Team
+
+#: RawEmail.status: "new" (stored, not yet ingested), then one of the others.
+RAW_STATUSES = ("new", "ingested", "duplicate", "quarantined", "dropped")
+OUTBOX_STATUSES = ("queued", "sent", "failed")
+#: Prefix of ``Message.source_ref`` for messages that came in as a raw email.
+SOURCE_PREFIX = "raw_email:"
+
+
+def source_ref(raw_email_id: int) -> str:
+    """The ``Message.source_ref`` pointing at raw email ``raw_email_id``."""
+    return f"{SOURCE_PREFIX}{raw_email_id}"
+
+
+def raw_email_id_of(reference: str) -> int | None:
+    """The raw email id in a ``Message.source_ref``, or ``None`` if it names none."""
+    prefix, _, number = reference.partition(":")
+    return int(number) if f"{prefix}:" == SOURCE_PREFIX and number.isdigit() else None
+
+
+class Mailbox(db.Model):
+    """An IMAP mailbox customers write to, and our position in it.
+
+    ``last_uid`` is our own cursor: the server's \\Seen flag is never our record, because
+    another client (or a spam filter) may set it. The cursor is only valid for
+    ``uidvalidity`` (RFC 3501 §2.3.1.1); a new UIDVALIDITY means the UIDs were renumbered.
+    """
+
+    __tablename__ = "email_mailbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: The support address customers write to; our From on replies about its tickets.
+    address: Mapped[str] = mapped_column(String(254))
+    imap_host: Mapped[str] = mapped_column(String(255))
+    imap_port: Mapped[int] = mapped_column(default=993)
+    imap_tls: Mapped[bool] = mapped_column(default=True)
+    imap_username: Mapped[str] = mapped_column(String(255))
+    imap_password: Mapped[str] = mapped_column(String(255))
+    imap_folder: Mapped[str] = mapped_column(String(255), default="INBOX")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(default=True)
+    # IMAP UIDs and UIDVALIDITY are unsigned 32-bit numbers: too big for a signed INTEGER.
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team | None] = relationship(lazy="joined")
+
+
+class RawEmail(db.Model):
+    """One fetched email, byte for byte, and what became of it.
+
+    Unique on (mailbox, uidvalidity, uid), so fetching a message twice stores it once. Kept
+    after ingest so any decision can be explained and any mail replayed.
+    """
+
+    __tablename__ = "email_raw"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "uidvalidity", "uid"),
+        Index("ix_email_raw_dedup", "message_id", "content_sha256"),
+        Index("ix_email_raw_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("email_mailbox.id", ondelete="CASCADE"))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    #: The whole message; only the header when the message was too big to fetch.
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The message's size as the server reported it (RFC822.SIZE).
+    size: Mapped[int]
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    #: The vetting verdict and every rule hit (``[{"rule", "action", "detail"}]``).
+    verdict: Mapped[str | None] = mapped_column(String(40))
+    hits: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    #: Why the mail was quarantined or dropped, in words.
+    error: Mapped[str | None] = mapped_column(Text)
+    #: How the mail was matched to an existing ticket ("references", "subject-tag", ...).
+    thread_reason: Mapped[str | None] = mapped_column(String(40))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    mailbox: Mapped[Mailbox] = relationship()
+
+
+class OutboxEmail(db.Model):
+    """One email to send: composed in the transaction that decided to send it.
+
+    Delivery is a job that reads this row, so a crash between commit and SMTP loses nothing
+    and a mail is never sent for a change that rolled back.
+    """
+
+    __tablename__ = "email_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    mail_from: Mapped[str] = mapped_column(String(254))
+    to: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(998), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    automatic: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

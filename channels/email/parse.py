@@ -1,0 +1,438 @@
+"""Raw RFC 5322 bytes -> :class:`ParsedEmail`. Pure (no Flask, no SQL), never trusts its input.
+
+The stdlib parser (``policy.default``) gives the MIME structure. Text is decoded here rather
+than by the stdlib so that one charset policy applies to headers, bodies and filenames alike:
+the declared charset first (read as its common superset: GB2312 mail is really GBK/GB18030,
+see :data:`_SUPERSETS`), then UTF-8, then detection, then UTF-8 with replacement characters.
+
+Anything the parser cannot make sense of raises :class:`UnparseableEmail` and nothing else;
+the ingest job quarantines such mail with the reason and keeps its raw bytes for replay.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import email.header
+import email.utils
+import hashlib
+import mimetypes
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from html.parser import HTMLParser
+
+import charset_normalizer
+
+from channels.email.addresses import normalize_address
+from helpdesk.tickets.content import safe_filename, sanitize_html
+
+#: A MIME tree deeper or wider than this is an attack on the parser, not a customer's mail.
+MAX_DEPTH = 20
+MAX_PARTS = 500
+#: Detection reads a prefix only: its cost grows with the input, and a prefix is enough.
+_DETECTION_BYTES = 64 * 1024
+#: Declared charsets read as the superset senders actually mean (as the WHATWG Encoding
+#: Standard does for browsers): Outlook labels GBK/GB18030 text "gb2312", Big5 mail carries
+#: HKSCS characters, "iso-8859-1" mail carries Windows-1252 quotes and dashes.
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "big5": "big5hkscs",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+    "iso8859-1": "cp1252",
+}
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_FOLDING = re.compile(r"\r?\n(?=[ \t])")
+_ESSENTIAL_HEADERS = ("from", "date", "message-id", "subject")
+
+
+class UnparseableEmail(Exception):
+    """The bytes are not an email this parser can read; ``str(error)`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEmail:
+    """What the helpdesk needs from one email. Addresses are normalised (lower case).
+
+    ``from_addr`` is ``""`` when the mail has no usable sender (vetting quarantines it).
+    ``html`` is already sanitised with the core's allow-list. ``fingerprint`` is a SHA-256
+    of the fields that make two copies "the same mail" (see :func:`_fingerprint`).
+    """
+
+    subject: str
+    from_addr: str
+    from_name: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    message_id: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    date: datetime | None
+    text: str
+    html: str | None
+    attachments: tuple[ParsedAttachment, ...]
+    headers: tuple[tuple[str, str], ...]
+    fingerprint: str = field(default="")
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), decoded, or ``None``."""
+        values = self.header_values(name)
+        return values[0] if values else None
+
+    def header_values(self, name: str) -> list[str]:
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
+
+
+def parse_message(raw: bytes) -> ParsedEmail:
+    """Parse ``raw``; raise :class:`UnparseableEmail` (only) if it cannot be read."""
+    if not raw.strip():
+        raise UnparseableEmail("empty message")
+    try:
+        return _parse(raw)
+    except UnparseableEmail:
+        raise
+    except Exception as error:  # a stdlib parser bug must not lose the mail
+        raise UnparseableEmail(f"parser error: {type(error).__name__}: {error}") from error
+
+
+def _parse(raw: bytes) -> ParsedEmail:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    headers = tuple((name, decode_header_value(value)) for name, value in _raw_headers(message))
+    present = {name.lower() for name, _ in headers}
+    if not present.intersection(_ESSENTIAL_HEADERS):
+        raise UnparseableEmail("not an email: no From, Date, Message-ID or Subject header")
+
+    def raw_header(name: str) -> str:
+        return next((value for key, value in _raw_headers(message) if key.lower() == name), "")
+
+    from_name, from_addr = _first_address(raw_header("from") or raw_header("sender"))
+    body = _Body.of(message)
+    parsed = ParsedEmail(
+        subject=" ".join(decode_header_value(raw_header("subject")).split()),
+        from_addr=from_addr,
+        from_name=from_name,
+        to=_addresses(message, "to"),
+        cc=_addresses(message, "cc"),
+        message_id=_first_message_id(raw_header("message-id")),
+        in_reply_to=_first_message_id(raw_header("in-reply-to")),
+        references=tuple(_MESSAGE_ID.findall(_unfold(raw_header("references")))),
+        date=_date(raw_header("date")),
+        text=body.text,
+        html=sanitize_html(body.html) if body.html else None,
+        attachments=tuple(body.attachments),
+        headers=headers,
+    )
+    return _with_fingerprint(parsed, raw)
+
+
+# -- text decoding ------------------------------------------------------------------------------
+
+def decode_bytes(data: bytes, declared: str | None) -> str:
+    """Decode ``data``: declared charset (as its superset), UTF-8, detection, then lossy."""
+    codec = _codec(declared)
+    for candidate in (codec, "utf-8"):
+        if candidate:
+            try:
+                return data.decode(candidate)
+            except (UnicodeError, LookupError):
+                pass
+    best = charset_normalizer.from_bytes(data[:_DETECTION_BYTES]).best()
+    detected = _codec(best.encoding) if best is not None else None
+    for candidate in (detected, codec, "utf-8"):
+        if candidate:
+            try:
+                return data.decode(candidate, errors="replace")
+            except LookupError:
+                pass
+    raise AssertionError("utf-8 is always available")
+
+
+def _codec(name: str | None) -> str | None:
+    """Python's codec for a MIME charset label, widened to its superset; ``None`` if unknown."""
+    if not name:
+        return None
+    label = name.strip().strip('"').lower()
+    if label in _SUPERSETS:
+        return _SUPERSETS[label]
+    try:
+        codec = codecs.lookup(label)
+    except LookupError:
+        return None
+    try:
+        b"".decode(codec.name)
+    except LookupError:  # "zlib", "base64", ...: bytes-to-bytes codecs, not charsets
+        return None
+    return _SUPERSETS.get(codec.name, codec.name)
+
+
+def _restore_bytes(value: str) -> str:
+    """Re-decode 8-bit header bytes the stdlib carried through as surrogate escapes.
+
+    RFC 6532 allows raw UTF-8 in headers; older mailers send raw GBK. The parser decodes
+    header bytes as ASCII with ``surrogateescape``, so the original bytes are recoverable.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return decode_bytes(value.encode("ascii", "surrogateescape"), None)
+    return value
+
+
+def decode_header_value(value: str) -> str:
+    """A raw header value with folding removed and RFC 2047 encoded-words decoded."""
+    value = _restore_bytes(_unfold(value))
+    if "=?" not in value:
+        return value
+    try:
+        chunks = email.header.decode_header(value)
+    except Exception:  # malformed encoded-words: show them as they are
+        return value
+    decoded = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            decoded.append(chunk)
+        elif charset is None:
+            # decode_header hands back the text between encoded-words this way.
+            decoded.append(chunk.decode("raw-unicode-escape", errors="replace"))
+        else:
+            decoded.append(decode_bytes(chunk, charset))
+    return "".join(decoded)
+
+
+def _unfold(value: str) -> str:
+    return _FOLDING.sub("", value).strip()
+
+
+# -- headers ------------------------------------------------------------------------------------
+
+def _raw_headers(part: Message) -> Iterator[tuple[str, str]]:
+    # raw_items() yields the values as received: header objects built by policy.default
+    # would have decoded encoded-words with its own, stricter charset handling.
+    for name, value in part.raw_items():
+        yield name, str(value)
+
+
+def _first_address(raw_value: str) -> tuple[str, str]:
+    for name, address in _parse_addresses(raw_value):
+        return name, address
+    return "", ""
+
+
+def _addresses(message: Message, header: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for name, value in _raw_headers(message):
+        if name.lower() == header:
+            found.extend(address for _, address in _parse_addresses(value))
+    return tuple(found)
+
+
+def _parse_addresses(raw_value: str) -> list[tuple[str, str]]:
+    """(display name, normalised address) pairs; invalid addresses are left out.
+
+    Addresses are split *before* encoded-words are decoded: a decoded display name may
+    contain commas or ``<`` that would otherwise forge extra addresses.
+    """
+    pairs = []
+    for name, address in email.utils.getaddresses([_unfold(raw_value)]):
+        normalised = normalize_address(_restore_bytes(address))
+        if normalised:
+            pairs.append((" ".join(decode_header_value(name).split())[:200], normalised))
+    return pairs
+
+
+def _first_message_id(raw_value: str) -> str | None:
+    value = _unfold(raw_value)
+    found = _MESSAGE_ID.search(value)
+    if found:
+        return found.group(0)[:998]
+    # Some mailers drop the angle brackets RFC 5322 §3.6.4 requires; keep a lone token.
+    if value and " " not in value and len(value) < 990:
+        return f"<{value.strip('<>')}>"
+    return None
+
+
+def _date(raw_value: str) -> datetime | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(_unfold(raw_value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# -- body and attachments -----------------------------------------------------------------------
+
+@dataclass
+class _Body:
+    text: str = ""
+    html: str | None = None
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, message: EmailMessage) -> _Body:
+        body = cls()
+        plain_part = message.get_body(preferencelist=("plain",))
+        html_part = message.get_body(preferencelist=("html",))
+        extra_text = []
+        for part, parent_type in _leaves(message):
+            if part is plain_part or part is html_part:
+                continue
+            if _is_body_text(part):
+                # Apple Mail splits a body around inline images into several text/plain
+                # parts of a multipart/mixed; inside multipart/alternative a second text
+                # part is only another rendering of the chosen one.
+                if (part.get_content_type() == "text/plain"
+                        and parent_type != "multipart/alternative"):
+                    extra_text.append(_text_of(part))
+                continue
+            body.attachments.append(_attachment(part, len(body.attachments) + 1))
+        if plain_part is not None:
+            body.text = _text_of(plain_part)
+        if html_part is not None:
+            body.html = _text_of(html_part)
+            if plain_part is None:
+                body.text = html_to_text(body.html)
+        body.text = "\n\n".join(filter(None, [body.text.strip(), *extra_text])).strip()
+        return body
+
+
+def _leaves(message: Message) -> Iterator[tuple[Message, str]]:
+    """Every non-multipart part with its parent's content type, within the size limits."""
+    count = 0
+    stack: list[tuple[Message, str, int]] = [(message, "", 0)]
+    while stack:
+        part, parent_type, depth = stack.pop()
+        count += 1
+        if count > MAX_PARTS:
+            raise UnparseableEmail(f"more than {MAX_PARTS} MIME parts")
+        if depth > MAX_DEPTH:
+            raise UnparseableEmail(f"MIME parts nested deeper than {MAX_DEPTH}")
+        if part.get_content_maintype() == "multipart" and part.is_multipart():
+            children = part.get_payload()
+            assert isinstance(children, list)
+            content_type = part.get_content_type()
+            stack.extend((child, content_type, depth + 1) for child in reversed(children)
+                         if isinstance(child, Message))
+        else:
+            yield part, parent_type
+
+
+def _is_body_text(part: Message) -> bool:
+    return (part.get_content_type() in ("text/plain", "text/html")
+            and part.get_content_disposition() != "attachment" and not part.get_filename())
+
+
+def _text_of(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    return decode_bytes(data, part.get_content_charset())
+
+
+def _attachment(part: Message, number: int) -> ParsedAttachment:
+    content_type = part.get_content_type()
+    content_id = _first_message_id(next(
+        (value for name, value in _raw_headers(part) if name.lower() == "content-id"), ""))
+    filename = _restore_bytes(part.get_filename() or "")
+    if "=?" in filename:
+        # Outlook and many Chinese clients put RFC 2047 words in the quoted filename
+        # instead of the RFC 2231 form.
+        filename = decode_header_value(filename)
+    if not filename:
+        extension = mimetypes.guess_extension(content_type) or ".bin"
+        filename = f"attachment-{number}{extension}"
+    return ParsedAttachment(
+        filename=safe_filename(filename),
+        content_type=content_type,
+        data=_part_bytes(part),
+        inline=part.get_content_disposition() == "inline" or (
+            content_id is not None and part.get_content_disposition() != "attachment"),
+        content_id=content_id.strip("<>") if content_id else None,
+    )
+
+
+def _part_bytes(part: Message) -> bytes:
+    if part.is_multipart():
+        # message/rfc822 (a forwarded mail) and delivery reports hold parsed messages.
+        inner = part.get_payload()
+        assert isinstance(inner, list)
+        return b"".join(message.as_bytes(policy=policy.default) for message in inner
+                        if isinstance(message, Message))
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+                         "blockquote", "pre", "table", "hr"})
+    _SKIPPED = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCKS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.chunks.append(" ".join(data.split()) if data.strip() else " ")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML body, one line per block, for mail that has no text part."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    lines = (line.strip() for line in "".join(extractor.chunks).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# -- identity -----------------------------------------------------------------------------------
+
+def _with_fingerprint(parsed: ParsedEmail, raw: bytes) -> ParsedEmail:
+    """Fill in ``fingerprint``: what two deliveries of one mail have in common.
+
+    Trace headers (Received, Delivered-To, Return-Path) differ between two copies of one mail
+    (sent to two of our addresses, or re-delivered), so they are left out; sender, recipients,
+    subject, date, Message-ID and the exact body bytes are in. Two *different* mails that
+    reuse one Message-ID (some vendors do) get different fingerprints.
+    """
+    separator = re.search(rb"\r?\n\r?\n", raw)
+    body = raw[separator.end():] if separator else b""
+    digest = hashlib.sha256()
+    for value in (parsed.message_id or "", parsed.from_addr, ",".join(parsed.to),
+                  ",".join(parsed.cc), parsed.subject, parsed.header("date") or ""):
+        digest.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(body)
+    return dataclasses.replace(parsed, fingerprint=digest.hexdigest())

@@ -1,0 +1,153 @@
+"""Fetching new mail from IMAP into :class:`RawEmail` rows; the ingest job does the rest.
+
+The poller only stores bytes and queues work, so a slow or broken mail never holds up the
+mailbox. Per batch: fetch with ``BODY.PEEK[]`` (does not set \\Seen, RFC 3501 §6.4.5) ->
+store raw rows -> advance our UID cursor -> **commit** -> queue one ingest job per mail ->
+flag \\Seen on the server. A crash anywhere re-fetches at worst, and the unique key
+(mailbox, uidvalidity, uid) absorbs that. The \\Seen flag is a courtesy to humans reading the
+mailbox, never our record: mail another client already read is still fetched.
+
+IDLE push and XOAUTH2 come later; they plug in at :func:`_connect` and :func:`poll_mailbox`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from flask import current_app
+from imapclient import SEEN, IMAPClient
+from sqlalchemy import select
+
+from channels.email.models import Mailbox, RawEmail
+from channels.email.vetting import DEFAULT_MAX_BYTES
+from helpdesk import jobs
+from helpdesk.db import db, utcnow
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 50
+IMAP_TIMEOUT_SECONDS = 60
+
+
+def poll_all() -> None:
+    """Periodic job ("inbound" queue): poll every active mailbox, each on its own.
+
+    A mailbox that fails (wrong password, server down) has the error recorded on it for
+    admins and does not keep the others from being polled.
+    """
+    mailbox_ids = list(db.session.scalars(
+        select(Mailbox.id).where(Mailbox.active).order_by(Mailbox.id)))
+    for mailbox_id in mailbox_ids:
+        try:
+            poll_mailbox(mailbox_id)
+        except Exception:
+            log.warning("polling mailbox %s failed", mailbox_id, exc_info=True)
+
+
+def poll_mailbox(mailbox_id: int) -> int:
+    """Fetch the mailbox's new mail into raw rows and queue their ingest; return how many.
+
+    Commits once per batch (see :func:`_store_batch`). Safe to run twice: the cursor and
+    the unique key keep a message from being stored twice. An error is recorded on the
+    mailbox (``last_error``) and re-raised.
+    """
+    mailbox = db.session.get(Mailbox, mailbox_id)
+    if mailbox is None:
+        raise LookupError(f"mailbox {mailbox_id} does not exist")
+    try:
+        stored = _fetch_new_mail(mailbox)
+    except Exception as error:
+        db.session.rollback()
+        failed = db.session.get(Mailbox, mailbox_id)
+        if failed is not None:
+            failed.last_error = f"{type(error).__name__}: {error}"[:2000]
+            failed.last_error_at = utcnow()
+            db.session.commit()
+        raise
+    mailbox.last_polled_at = utcnow()
+    mailbox.last_error = None
+    db.session.commit()
+    return stored
+
+
+@contextmanager
+def _connect(mailbox: Mailbox) -> Iterator[IMAPClient]:
+    client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.imap_tls,
+                        timeout=IMAP_TIMEOUT_SECONDS)
+    try:
+        client.login(mailbox.imap_username, mailbox.imap_password)
+        yield client
+    finally:
+        try:
+            client.logout()
+        except Exception:  # the connection may already be gone; nothing left to close
+            client.shutdown()
+
+
+def _fetch_new_mail(mailbox: Mailbox) -> int:
+    stored = 0
+    with _connect(mailbox) as client:
+        selected = client.select_folder(mailbox.imap_folder)
+        uidvalidity = int(selected[b"UIDVALIDITY"])
+        if mailbox.uidvalidity != uidvalidity:
+            # RFC 3501 §2.3.1.1: a new UIDVALIDITY means every UID changed; start over.
+            # Mail fetched again is recognised by ingest's Message-ID + content dedup.
+            if mailbox.uidvalidity is not None:
+                log.warning("mailbox %s: UIDVALIDITY changed %s -> %s, re-reading folder",
+                            mailbox.name, mailbox.uidvalidity, uidvalidity)
+            mailbox.uidvalidity = uidvalidity
+            mailbox.last_uid = 0
+        # "n:*" always matches the highest UID, even one below n (RFC 3501 §6.4.8).
+        uids = sorted(uid for uid in client.search(["UID", f"{mailbox.last_uid + 1}:*"])
+                      if uid > mailbox.last_uid)
+        if not uids:
+            return 0
+        sizes = client.fetch(uids, ["RFC822.SIZE"])
+        for start in range(0, len(uids), FETCH_BATCH):
+            batch = uids[start:start + FETCH_BATCH]
+            stored += _store_batch(client, mailbox, batch, sizes)
+            # Only now, with the batch committed: see the module docstring.
+            client.add_flags(batch, [SEEN])
+    return stored
+
+
+def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int],
+                 sizes: Mapping[int, Mapping[bytes, Any]]) -> int:
+    """Store one batch, advance the cursor and commit; ingest jobs run after the commit.
+
+    This job commits per batch, unlike most jobs (one commit at the end): the server is
+    told \\Seen only about durable mail, and a failure in a later batch keeps this one.
+    """
+    max_bytes = current_app.config.get("MAX_EMAIL_BYTES", DEFAULT_MAX_BYTES)
+
+    def size_of(uid: int) -> int:
+        return int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+
+    # Oversized mail: fetch only its header, so one huge message cannot exhaust memory;
+    # vetting quarantines it on its reported size, and admins still see who sent what.
+    whole = [uid for uid in batch if size_of(uid) <= max_bytes]
+    headers_only = [uid for uid in batch if size_of(uid) > max_bytes]
+    fetched: dict[int, bytes] = {}
+    if whole:
+        fetched.update((uid, data[b"BODY[]"]) for uid, data in client.fetch(
+            whole, ["BODY.PEEK[]"]).items() if b"BODY[]" in data)
+    if headers_only:
+        fetched.update((uid, data[b"BODY[HEADER]"]) for uid, data in client.fetch(
+            headers_only, ["BODY.PEEK[HEADER]"]).items() if b"BODY[HEADER]" in data)
+    known = set(db.session.scalars(select(RawEmail.uid).where(
+        RawEmail.mailbox_id == mailbox.id, RawEmail.uidvalidity == mailbox.uidvalidity,
+        RawEmail.uid.in_(batch))))
+    rows = [RawEmail(mailbox_id=mailbox.id, uidvalidity=mailbox.uidvalidity, uid=uid,
+                     raw=bytes(fetched[uid]), size=size_of(uid) or len(fetched[uid]))
+            # A UID missing from the fetch was expunged meanwhile: nothing to keep.
+            for uid in batch if uid in fetched and uid not in known]
+    db.session.add_all(rows)
+    mailbox.last_uid = max(batch)
+    db.session.flush()
+    for row in rows:
+        jobs.enqueue("channels.email.ingest.ingest", row.id, queue="inbound")
+    db.session.commit()
+    return len(rows)

@@ -1,0 +1,151 @@
+"""Outgoing mail: the core's :class:`~helpdesk.ports.OutboundMail` over SMTP, via an outbox.
+
+``send`` composes the message and stores it as an :class:`OutboxEmail` row in the caller's
+transaction; :func:`deliver` (a job on the "outbound" queue, queued after commit) hands it to
+the SMTP server. A rollback therefore sends nothing, and a crash after commit loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Sequence
+
+from flask import current_app
+from sqlalchemy import select
+
+from channels.email.addresses import normalize_address
+from channels.email.compose import Draft, OutgoingAttachment, compose_message
+from channels.email.models import SOURCE_PREFIX, Mailbox, OutboxEmail, RawEmail, raw_email_id_of
+from channels.email.threading import make_message_id, reply_address
+from helpdesk import jobs
+from helpdesk.db import db, utcnow
+from helpdesk.ports import OutgoingMail
+from helpdesk.tickets import storage
+from helpdesk.tickets.models import Attachment, Message, Ticket
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT_SECONDS = 60
+
+
+class SmtpOutboundMail:
+    """The email channel's implementation of the core's outbound-mail port."""
+
+    def send(self, mail: OutgoingMail) -> str:
+        """Compose ``mail``, store it in the outbox and queue its delivery after commit.
+
+        Returns our Message-ID for it, or ``""`` when the recipient address is unusable
+        (logged; nothing is queued).
+        """
+        recipient = normalize_address(mail.to)
+        if recipient is None:
+            log.warning("not sending mail for ticket %s: invalid recipient address",
+                        mail.ticket_id)
+            return ""
+        config = current_app.config
+        ticket = db.session.get(Ticket, mail.ticket_id)
+        if ticket is None:
+            raise LookupError(f"ticket {mail.ticket_id} does not exist")
+        sender = _sender_address(ticket)
+        thread = _thread_message_ids(ticket)
+        message_id = make_message_id(ticket.id, config["SECRET_KEY"], config["MAIL_DOMAIN"])
+        message = compose_message(Draft(
+            from_address=sender,
+            from_name=config["HELPDESK_NAME"],
+            to=recipient,
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
+            message_id=message_id,
+            mail_domain=config["MAIL_DOMAIN"],
+            reply_to=reply_address(sender, ticket.id, config["SECRET_KEY"]),
+            in_reply_to=thread[-1] if thread else None,
+            references=thread,
+            automatic=mail.automatic,
+            attachments=_attachments(mail.attachment_ids),
+        ))
+        outbox = OutboxEmail(ticket_id=ticket.id, mail_from=sender, to=recipient,
+                             subject=mail.subject, message_id=message_id,
+                             raw=message.as_bytes(), automatic=mail.automatic)
+        db.session.add(outbox)
+        db.session.flush()
+        jobs.enqueue("channels.email.send.deliver", outbox.id, queue="outbound")
+        return message_id
+
+
+def _sender_address(ticket: Ticket) -> str:
+    """Our address for mail about ``ticket``: the mailbox the customer wrote to, else the
+    mailbox of the ticket's team, else the installation's support address."""
+    # The first message's source_ref names its raw email; it is set before the
+    # acknowledgement is sent, unlike RawEmail.ticket_id.
+    source = db.session.scalar(
+        select(Message.source_ref)
+        .where(Message.ticket_id == ticket.id, Message.source_ref.startswith(SOURCE_PREFIX))
+        .order_by(Message.id).limit(1))
+    raw_email_id = raw_email_id_of(source) if source else None
+    raw_email = db.session.get(RawEmail, raw_email_id) if raw_email_id else None
+    if raw_email is not None:
+        return raw_email.mailbox.address
+    address = None
+    if ticket.team_id is not None:
+        address = db.session.scalar(
+            select(Mailbox.address).where(Mailbox.team_id == ticket.team_id, Mailbox.active)
+            .order_by(Mailbox.id).limit(1))
+    return address or str(current_app.config["SUPPORT_ADDRESS"])
+
+
+def _thread_message_ids(ticket: Ticket) -> list[str]:
+    """Message-IDs of the ticket's public messages, oldest first (RFC 5322 §3.6.4)."""
+    return [message_id for message_id in db.session.scalars(
+        select(Message.rfc_message_id)
+        .where(Message.ticket_id == ticket.id, Message.kind != "note",
+               Message.rfc_message_id.is_not(None))
+        .order_by(Message.id)) if message_id]
+
+
+def _attachments(attachment_ids: Sequence[int]) -> list[OutgoingAttachment]:
+    if not attachment_ids:
+        return []
+    rows = db.session.scalars(
+        select(Attachment).where(Attachment.id.in_(attachment_ids)).order_by(Attachment.id))
+    return [OutgoingAttachment(row.filename, row.content_type,
+                               storage.path_of(row.storage_name).read_bytes()) for row in rows]
+
+
+def deliver(outbox_id: int) -> None:
+    """Job: hand one outbox email to the SMTP server and mark it sent.
+
+    Idempotent: a row already sent is skipped. On an SMTP or network error the attempt is
+    recorded on the row and the error re-raised, so the job runner retries with backoff and
+    records a JobFailure when retries run out. (At-least-once: if the server accepted the
+    mail but the "sent" mark is lost, the retry sends it again.)
+    """
+    outbox = db.session.get(OutboxEmail, outbox_id)
+    if outbox is None or outbox.status == "sent":
+        return
+    outbox.attempts += 1
+    try:
+        _smtp_send(outbox.mail_from, outbox.to, outbox.raw)
+    except (smtplib.SMTPException, OSError) as error:
+        outbox.status = "failed"
+        outbox.last_error = f"{type(error).__name__}: {error}"[:2000]
+        # The runner rolls the job's transaction back before it retries: commit the
+        # attempt first so admins can see why this mail is late.
+        db.session.commit()
+        raise
+    outbox.status = "sent"
+    outbox.sent_at = utcnow()
+    outbox.last_error = None
+
+
+def _smtp_send(mail_from: str, to: str, raw: bytes) -> None:
+    config = current_app.config
+    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"],
+                      timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
+        smtp.sendmail(mail_from, [to], raw)
