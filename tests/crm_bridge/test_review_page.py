@@ -18,6 +18,7 @@ def test_admin_sees_unresolved_records_and_can_resolve_them(app, client, admin):
     page = client.get("/console/crm/review").text
     assert "tier: unknown value" in page and "frank@example.com" in page
     post_form(client, "/console/crm/review", f"/console/crm/review/{item.id}/resolve", {})
+    db.session.refresh(item)
     assert item.resolved_at is not None
     assert "frank@example.com" not in client.get("/console/crm/review").text
 

@@ -142,4 +142,5 @@ def test_console_pages_require_login(app, client, agent, method, path):
     response = getattr(client, method)(path.format(id=article.id), data=data)
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+    db.session.refresh(article)
     assert article.status == "draft"
