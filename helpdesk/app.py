@@ -49,14 +49,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     _init_login(app)
     _register_core(app)
     for dotted_name in filter(None, (name.strip() for name in app.config["EXTENSIONS"])):
-        importlib.import_module(dotted_name).init_app(app)  # type: ignore[attr-defined]
+        importlib.import_module(dotted_name).init_app(app)
     cli.init_app(app)
     return app
 

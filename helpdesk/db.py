@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
@@ -31,6 +31,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# mypy cannot see through Flask-SQLAlchemy's dynamically built model class; to the type
+# checker every model is simply a declarative ``Base`` subclass.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 _HOOKS_KEY = "helpdesk.after_commit"
 

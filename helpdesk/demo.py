@@ -10,8 +10,8 @@ from helpdesk.actors import SYSTEM
 from helpdesk.auth.models import Agent
 from helpdesk.auth.operations import create_agent
 from helpdesk.customers.operations import find_or_create_customer, upsert_profile
-from helpdesk.sla.operations import save_policy
 from helpdesk.db import db
+from helpdesk.sla.operations import save_policy
 from helpdesk.teams.operations import create_team
 from helpdesk.tickets.operations import add_internal_note, open_ticket, reply_to_customer
 

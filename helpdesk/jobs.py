@@ -34,7 +34,7 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.utils import import_string
 
-from helpdesk.db import UTCDateTime, after_commit, db, utcnow
+from helpdesk.db import Model, UTCDateTime, after_commit, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _RUNNER_KEY = "helpdesk.jobs.runner"
 _PERIODIC_KEY = "helpdesk.jobs.periodic"
 
 
-class JobFailure(db.Model):
+class JobFailure(Model):
     """A job that failed after all its retries; kept until an admin dismisses it."""
 
     __tablename__ = "job_failure"

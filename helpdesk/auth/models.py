@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from helpdesk.actors import Actor
-from helpdesk.db import UTCDateTime, db, utcnow
+from helpdesk.db import Model, UTCDateTime, utcnow
 from helpdesk.teams.models import team_membership
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Role = Literal["admin", "agent"]
 
 
-class Agent(UserMixin, db.Model):
+class Agent(UserMixin, Model):
     """A person who works tickets in the console. Admins also manage agents and teams."""
 
     __tablename__ = "agent"

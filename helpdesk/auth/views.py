@@ -75,7 +75,7 @@ def agents() -> str | Response:
         chosen = [team for team in teams if team.id in (form.teams.data or [])]
         try:
             create_agent(email=form.email.data or "", name=form.name.data or "",
-                         password=form.password.data or "", role=form.role.data,  # type: ignore[arg-type]
+                         password=form.password.data or "", role=form.role.data,
                          teams=chosen)
         except AgentEmailTaken:
             form.email.errors.append(_("An agent with this email already exists."))

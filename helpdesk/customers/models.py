@@ -7,13 +7,13 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.actors import Actor
-from helpdesk.db import UTCDateTime, db, utcnow
+from helpdesk.db import Model, UTCDateTime, utcnow
 
 #: Profile fields a CRM may supply; the console shows them in the ticket sidebar.
 PROFILE_FIELDS = ("name", "phone", "company", "tier", "owner", "tags")
 
 
-class Customer(db.Model):
+class Customer(Model):
     """A person who writes to support. Emails are stored lower-cased and unique."""
 
     __tablename__ = "customer"

@@ -3,10 +3,10 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk.db import db
+from helpdesk.db import Model
 
 
-class SlaPolicy(db.Model):
+class SlaPolicy(Model):
     """Targets for tickets of one priority, in minutes. Admins edit these rows."""
 
     __tablename__ = "sla_policy"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from helpdesk.db import db
 from helpdesk.sla.calendar import ALWAYS_OPEN
 from helpdesk.sla.models import SlaPolicy
 from helpdesk.sla.policy import choose_policy, compute_deadlines
 from helpdesk.sla.queries import policy_targets
 from helpdesk.tickets.models import Ticket
-from helpdesk.db import db
 
 
 def apply_sla(ticket: Ticket) -> str | None:

@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk.db import UTCDateTime, db, utcnow
+from helpdesk.db import Model, UTCDateTime, utcnow
 
 
-class SurveyInvitation(db.Model):
+class SurveyInvitation(Model):
     """A satisfaction survey sent for one solution of a ticket, and its answer."""
 
     __tablename__ = "survey_invitation"

@@ -44,7 +44,7 @@ def csat_summary() -> CsatSummary:
     rows = db.session.execute(
         select(SurveyInvitation.rating, func.count()).where(SurveyInvitation.rating.is_not(None))
         .group_by(SurveyInvitation.rating)).all()
-    by_rating = {rating: 0 for rating in range(1, 6)} | {int(r): int(n) for r, n in rows}
+    by_rating = {rating: 0 for rating in range(1, 6)} | {int(r or 0): int(n) for r, n in rows}
     return CsatSummary(sent=sent, answered=answered, satisfied=int(satisfied),
                        average=round(float(average), 2) if average is not None else None,
                        by_rating=by_rating)

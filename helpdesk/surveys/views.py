@@ -24,7 +24,7 @@ def answer(token: str) -> str | Response:
     form = SurveyForm()
     if request.method == "GET" and not form.rating.data:
         preselected = request.args.get("rating", type=int)
-        if preselected in dict(form.rating.choices):  # type: ignore[arg-type]
+        if preselected in dict(form.rating.choices):
             form.rating.data = preselected
     if form.validate_on_submit():
         if form.rating.data is None:

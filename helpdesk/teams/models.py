@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk.db import UTCDateTime, db, utcnow
+from helpdesk.db import Model, UTCDateTime, db, utcnow
 
 team_membership = Table(
     "team_membership",
@@ -15,7 +15,7 @@ team_membership = Table(
 )
 
 
-class Team(db.Model):
+class Team(Model):
     """A group of agents that owns a queue of tickets."""
 
     __tablename__ = "team"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.db import UTCDateTime, db, utcnow
+from helpdesk.db import Model, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from helpdesk.auth.models import Agent
@@ -20,7 +20,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("email", "web")
 
 
-class Ticket(db.Model):
+class Ticket(Model):
     """One conversation with a customer."""
 
     __tablename__ = "ticket"
@@ -58,7 +58,7 @@ class Ticket(db.Model):
         return f"#{self.id}"
 
 
-class Message(db.Model):
+class Message(Model):
     """A customer message, a public agent reply, or an internal note."""
 
     __tablename__ = "message"
@@ -91,7 +91,7 @@ class Message(db.Model):
         return self.kind != "note"
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file on a message. Stored under a random name; served only as a checked download."""
 
     __tablename__ = "attachment"
@@ -109,7 +109,7 @@ class Attachment(db.Model):
     message: Mapped[Message] = relationship(back_populates="attachments")
 
 
-class TicketEvent(db.Model):
+class TicketEvent(Model):
     """One entry of a ticket's history: who changed what, from what, to what, when."""
 
     __tablename__ = "ticket_event"

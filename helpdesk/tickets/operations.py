@@ -194,8 +194,8 @@ def _set_status(ticket: Ticket, actor: Actor, status: str) -> None:
 
 
 def update_ticket(actor: Actor, ticket: Ticket, *, status: str | None = None,
-                  priority: str | None = None, team: Team | None | Keep = KEEP,
-                  assignee: Agent | None | Keep = KEEP) -> list[str]:
+                  priority: str | None = None, team: Team | Keep | None = KEEP,
+                  assignee: Agent | Keep | None = KEEP) -> list[str]:
     """Change any of status, priority, team and assignee; record each change.
 
     ``team``/``assignee``: ``None`` clears, an object sets, ``KEEP`` (the default) keeps.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 
@@ -46,8 +47,11 @@ class Page:
     next_cursor: Cursor | None
 
 
-def _queue_filter(statement: Select[tuple[Ticket]], agent: Agent, queue: str,
-                  statuses: Sequence[str]) -> Select[tuple[Ticket]]:
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def _queue_filter(statement: SelectT, agent: Agent, queue: str,
+                  statuses: Sequence[str]) -> SelectT:
     statement = statement.where(visible_tickets(agent))
     if queue == "unassigned":
         statement = statement.where(Ticket.assignee_id.is_(None))
@@ -69,7 +73,7 @@ def queue_page(agent: Agent, queue: str, statuses: Sequence[str] = UNRESOLVED_ST
             Ticket.updated_at < after.updated_at,
             and_(Ticket.updated_at == after.updated_at, Ticket.id < after.id)))
     statement = statement.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
-    rows = list(db.session.scalars(statement.limit(page_size + 1)))
+    rows: list[Ticket] = list(db.session.scalars(statement.limit(page_size + 1)))
     next_cursor = None
     if len(rows) > page_size:
         rows = rows[:page_size]
@@ -79,11 +83,10 @@ def queue_page(agent: Agent, queue: str, statuses: Sequence[str] = UNRESOLVED_ST
 
 def queue_counts(agent: Agent, statuses: Sequence[str] = UNRESOLVED_STATUSES) -> dict[str, int]:
     """How many tickets each queue holds, for the sidebar."""
-    counts = {}
+    counts: dict[str, int] = {}
     for queue in QUEUES:
-        statement = _queue_filter(select(func.count(Ticket.id)), agent, queue,  # type: ignore[arg-type]
-                                  statuses)
-        counts[queue] = db.session.scalar(statement) or 0
+        statement = _queue_filter(select(func.count(Ticket.id)), agent, queue, statuses)
+        counts[queue] = int(db.session.scalar(statement) or 0)
     return counts
 
 
