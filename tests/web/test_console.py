@@ -219,3 +219,17 @@ def test_console_speaks_chinese(client, agent):
     login(client, agent.email)
     page = client.get("/console/?lang=zh_CN").text
     assert "工单" in page
+
+
+def test_session_cookie_is_httponly_and_samesite(client, agent):
+    response = login(client, agent.email)
+    cookie = next(v for k, v in response.headers.items()
+                  if k == "Set-Cookie" and v.startswith("session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_forbid_framing_and_sniffing(client):
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "object-src 'none'" in response.headers["Content-Security-Policy"]
