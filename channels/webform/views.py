@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
+from channels.webform.forms import SupportRequestForm
 from helpdesk.customers.operations import find_or_create_customer
 from helpdesk.db import db
 from helpdesk.extensions import limiter
 from helpdesk.tickets.operations import NewAttachment, open_ticket
-
-from channels.webform.forms import SupportRequestForm
 
 bp = Blueprint("webform", __name__, template_folder="templates")
 
