@@ -1,0 +1,78 @@
+"""vetting.py: loops, auto-replies, bounces and size are caught and explained (pure)."""
+
+from __future__ import annotations
+
+from channels.email.parse import parse_message
+from channels.email.vetting import Action, Inbound, Verdict, vet
+
+OURS = {"support@helpdesk.test", "billing@helpdesk.test"}
+
+
+def _vet(headers: str = "", sender: str = "alice@customer.test", size: int = 1000) -> Verdict:
+    raw = (f"From: {sender}\r\nTo: support@helpdesk.test\r\nSubject: hi\r\n"
+           f"Message-ID: <a@b>\r\n{headers}\r\nbody").encode()
+    return vet(Inbound(parsed=parse_message(raw), size=size, our_addresses=OURS,
+                       mail_domain="helpdesk.test", max_bytes=10_000))
+
+
+def _rules(verdict: Verdict) -> list[str]:
+    return [hit.rule for hit in verdict.hits]
+
+
+def test_ordinary_customer_mail_is_accepted_with_autoreply() -> None:
+    verdict = _vet()
+    assert (verdict.action, verdict.hits, verdict.allows_autoreply) == (Action.ACCEPT, (), True)
+
+
+def test_our_own_loop_header_drops_the_mail() -> None:
+    verdict = _vet("X-Helpdesk-Loop: helpdesk.test\r\n")
+    assert verdict.action == Action.DROP
+    assert _rules(verdict) == ["own-loop-header"]
+
+
+def test_another_helpdesks_loop_header_is_not_ours() -> None:
+    assert _vet("X-Helpdesk-Loop: other.test\r\n").action == Action.ACCEPT
+
+
+def test_mail_from_our_own_address_is_dropped_even_with_a_plus_tag() -> None:
+    assert _vet(sender="Support+t1.abc@helpdesk.test").action == Action.DROP
+
+
+def test_out_of_office_is_accepted_without_autoreply() -> None:
+    verdict = _vet("Auto-Submitted: auto-replied\r\n")
+    assert verdict.action == Action.ACCEPT_WITHOUT_AUTOREPLY
+    assert not verdict.allows_autoreply
+    assert _rules(verdict) == ["auto-submitted"]
+
+
+def test_auto_submitted_no_is_a_human() -> None:
+    assert _vet("Auto-Submitted: no\r\n").action == Action.ACCEPT
+
+
+def test_bulk_precedence_and_list_mail_get_no_autoreply() -> None:
+    assert _vet("Precedence: bulk\r\n").action == Action.ACCEPT_WITHOUT_AUTOREPLY
+    assert _vet("List-Id: <news.shop.test>\r\n").action == Action.ACCEPT_WITHOUT_AUTOREPLY
+    assert _vet("X-Autoreply: yes\r\n").action == Action.ACCEPT_WITHOUT_AUTOREPLY
+
+
+def test_bounces_are_quarantined() -> None:
+    assert _vet("Return-Path: <>\r\n").action == Action.QUARANTINE
+    assert _rules(_vet(sender="MAILER-DAEMON@mx.customer.test")) == ["bounce"]
+    report = 'Content-Type: multipart/report; report-type=delivery-status; boundary="x"\r\n'
+    assert _vet(report).action == Action.QUARANTINE
+
+
+def test_oversize_mail_is_quarantined() -> None:
+    verdict = _vet(size=10_001)
+    assert (verdict.action, _rules(verdict)) == (Action.QUARANTINE, ["oversize"])
+
+
+def test_mail_without_sender_is_quarantined() -> None:
+    assert _vet(sender="not an address").action == Action.QUARANTINE
+
+
+def test_every_hit_is_recorded_and_the_most_severe_wins() -> None:
+    verdict = _vet("Auto-Submitted: auto-replied\r\nReturn-Path: <>\r\n")
+    assert verdict.action == Action.QUARANTINE
+    assert _rules(verdict) == ["bounce", "auto-submitted"]
+    assert "bounce: null Return-Path" in verdict.reason
