@@ -107,6 +107,7 @@ def _register_core(app: Flask) -> None:
     register_console_link(app, _l("Satisfaction"), "reports.csat")
     register_console_link(app, _l("Agents"), "auth.agents", admin_only=True)
     register_console_link(app, _l("Teams"), "auth.teams", admin_only=True)
+    register_console_link(app, _l("Failed jobs"), "reports.failed_jobs", admin_only=True)
     app.jinja_env.globals["console_links"] = console_links
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["duration"] = format_duration

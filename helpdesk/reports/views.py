@@ -1,10 +1,16 @@
-"""Reports for agents: customer satisfaction."""
+"""Reports for agents (customer satisfaction) and admins (jobs that failed for good)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
 
+from helpdesk.auth.rules import admin_required
+from helpdesk.db import db
+from helpdesk.jobs import JobFailure
 from helpdesk.surveys.queries import csat_summary, recent_answers
 
 bp = Blueprint("reports", __name__, url_prefix="/console/reports")
@@ -14,3 +20,23 @@ bp = Blueprint("reports", __name__, url_prefix="/console/reports")
 @login_required
 def csat() -> str:
     return render_template("reports/csat.html", summary=csat_summary(), answers=recent_answers())
+
+
+@bp.get("/failed-jobs")
+@login_required
+@admin_required
+def failed_jobs() -> str:
+    failures = db.session.scalars(select(JobFailure).order_by(JobFailure.id.desc()).limit(200))
+    return render_template("reports/failed_jobs.html", failures=list(failures))
+
+
+@bp.post("/failed-jobs/<int:failure_id>/dismiss")
+@login_required
+@admin_required
+def dismiss_failed_job(failure_id: int) -> Response:
+    failure = db.session.get(JobFailure, failure_id)
+    if failure is not None:
+        db.session.delete(failure)
+        db.session.commit()
+        flash(_("Dismissed."), "success")
+    return redirect(url_for("reports.failed_jobs"))

@@ -13,6 +13,7 @@ CONSOLE_URLS = [
     "/console/",
     "/console/tickets/1",
     "/console/reports/csat",
+    "/console/reports/failed-jobs",
     "/console/admin/agents",
     "/console/admin/teams",
     "/console/attachments/1",
@@ -233,3 +234,18 @@ def test_pages_forbid_framing_and_sniffing(client):
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "object-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_admin_sees_and_dismisses_a_job_that_failed_for_good(client, admin):
+    from helpdesk.jobs import JobFailure
+
+    db.session.add(JobFailure(task="channels.email.send.deliver", queue="outbound",
+                              arguments="[12]", error="Traceback...\nConnectionRefusedError"))
+    db.session.commit()
+    login(client, admin.email)
+    page = client.get("/console/reports/failed-jobs").text
+    assert "channels.email.send.deliver" in page and "ConnectionRefusedError" in page
+    failure_id = db.session.scalar(db.select(JobFailure.id))
+    post_form(client, "/console/reports/failed-jobs",
+              f"/console/reports/failed-jobs/{failure_id}/dismiss", {})
+    assert "No failed jobs." in client.get("/console/reports/failed-jobs").text
