@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.db import UTCDateTime, db, utcnow
+from helpdesk.db import Model, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from helpdesk.teams.models import Team
@@ -40,7 +40,7 @@ def raw_email_id_of(reference: str) -> int | None:
     return int(number) if f"{prefix}:" == SOURCE_PREFIX and number.isdigit() else None
 
 
-class Mailbox(db.Model):
+class Mailbox(Model):
     """An IMAP mailbox customers write to, and our position in it.
 
     ``last_uid`` is our own cursor: the server's \\Seen flag is never our record, because
@@ -73,7 +73,7 @@ class Mailbox(db.Model):
     team: Mapped[Team | None] = relationship(lazy="joined")
 
 
-class RawEmail(db.Model):
+class RawEmail(Model):
     """One fetched email, byte for byte, and what became of it.
 
     Unique on (mailbox, uidvalidity, uid), so fetching a message twice stores it once. Kept
@@ -112,7 +112,7 @@ class RawEmail(db.Model):
     mailbox: Mapped[Mailbox] = relationship()
 
 
-class OutboxEmail(db.Model):
+class OutboxEmail(Model):
     """One email to send: composed in the transaction that decided to send it.
 
     Delivery is a job that reads this row, so a crash between commit and SMTP loses nothing

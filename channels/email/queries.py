@@ -42,3 +42,10 @@ def mailbox_health() -> list[MailboxHealth]:
     }
     return [MailboxHealth(mailbox, counts.get((mailbox.id, "quarantined"), 0),
                           counts.get((mailbox.id, "new"), 0)) for mailbox in all_mailboxes()]
+
+
+def recently_set_aside(limit: int = 50) -> list[RawEmail]:
+    """The latest quarantined or dropped raw emails, newest first, for admins to review."""
+    return list(db.session.scalars(
+        select(RawEmail).where(RawEmail.status.in_(("quarantined", "dropped")))
+        .order_by(RawEmail.id.desc()).limit(limit)))

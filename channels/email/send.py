@@ -49,7 +49,7 @@ class SmtpOutboundMail:
         if ticket is None:
             raise LookupError(f"ticket {mail.ticket_id} does not exist")
         sender = _sender_address(ticket)
-        thread = _thread_message_ids(ticket)
+        in_reply_to, references = _thread_headers(ticket)
         message_id = make_message_id(ticket.id, config["SECRET_KEY"], config["MAIL_DOMAIN"])
         message = compose_message(Draft(
             from_address=sender,
@@ -61,8 +61,8 @@ class SmtpOutboundMail:
             message_id=message_id,
             mail_domain=config["MAIL_DOMAIN"],
             reply_to=reply_address(sender, ticket.id, config["SECRET_KEY"]),
-            in_reply_to=thread[-1] if thread else None,
-            references=thread,
+            in_reply_to=in_reply_to,
+            references=references,
             automatic=mail.automatic,
             attachments=_attachments(mail.attachment_ids),
         ))
@@ -96,13 +96,27 @@ def _sender_address(ticket: Ticket) -> str:
     return address or str(current_app.config["SUPPORT_ADDRESS"])
 
 
-def _thread_message_ids(ticket: Ticket) -> list[str]:
-    """Message-IDs of the ticket's public messages, oldest first (RFC 5322 §3.6.4)."""
-    return [message_id for message_id in db.session.scalars(
-        select(Message.rfc_message_id)
+def _thread_headers(ticket: Ticket) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References for new mail on ``ticket`` (RFC 5322 §3.6.4).
+
+    References: the conversation as the customer's client holds it, oldest first (the
+    ticket's public messages and our automatic mail). In-Reply-To: the customer's latest
+    message, which is what an agent answers; failing that, the latest mail in the thread.
+    """
+    messages = db.session.execute(
+        select(Message.created_at, Message.rfc_message_id, Message.kind)
         .where(Message.ticket_id == ticket.id, Message.kind != "note",
-               Message.rfc_message_id.is_not(None))
-        .order_by(Message.id)) if message_id]
+               Message.rfc_message_id.is_not(None)).order_by(Message.id)).all()
+    sent = db.session.execute(
+        select(OutboxEmail.created_at, OutboxEmail.message_id)
+        .where(OutboxEmail.ticket_id == ticket.id).order_by(OutboxEmail.id)).all()
+    thread = sorted([(created_at, message_id) for created_at, message_id, _ in messages]
+                    + [(created_at, message_id) for created_at, message_id in sent],
+                    key=lambda row: row[0])
+    references = list(dict.fromkeys(message_id for _, message_id in thread if message_id))
+    from_customer = [message_id for _, message_id, kind in messages if kind == "customer"]
+    in_reply_to = from_customer[-1] if from_customer else (references[-1] if references else None)
+    return in_reply_to, references
 
 
 def _attachments(attachment_ids: Sequence[int]) -> list[OutgoingAttachment]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from channels.email.models import Mailbox, RawEmail
 from channels.email.poller import poll_all, poll_mailbox
 from channels.email.threading import reply_address
+from helpdesk import jobs
 from helpdesk.db import db
 from helpdesk.teams.operations import create_team
 from helpdesk.tickets.models import Attachment, Message, Ticket
@@ -112,6 +115,27 @@ def test_server_seen_flag_is_set_after_the_mail_is_stored(
     poll_mailbox(mailbox.id)
 
     assert b"\\Seen" in imap.flags()[uid]
+
+
+def test_mail_stays_unread_and_unfetched_when_storing_it_fails(
+        app: Flask, mailbox: Mailbox, imap: ImapAccount, monkeypatch: pytest.MonkeyPatch) -> None:
+    uid = imap.deliver(customer_mail(subject="Survives a database outage"))
+    assert uid is not None
+
+    def database_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is down"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(jobs, "enqueue", database_down)
+        with pytest.raises(OperationalError):
+            poll_mailbox(mailbox.id)
+
+    assert b"\\Seen" not in imap.flags()[uid], "fetching must not mark mail read"
+    assert _raw_emails() == []
+    refreshed = db.session.get(Mailbox, mailbox.id)
+    assert refreshed is not None and refreshed.last_error is not None
+    assert poll_mailbox(mailbox.id) == 1
+    assert [ticket.subject for ticket in _tickets()] == ["Survives a database outage"]
 
 
 def test_mail_already_read_by_another_client_is_still_fetched(

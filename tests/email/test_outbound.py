@@ -35,6 +35,7 @@ def test_agent_reply_threads_onto_the_customers_message(
         agent: Agent) -> None:
     imap.deliver(customer_mail(message_id="<question@customer.test>"))
     poll_mailbox(mailbox.id)
+    [acknowledgement] = (received.message for received in smtp_sink.wait_for(1))
     smtp_sink.clear()
     ticket = db.session.scalars(select(Ticket)).one()
 
@@ -45,7 +46,9 @@ def test_agent_reply_threads_onto_the_customers_message(
     mail = received.message
     assert received.rcpt_tos == ("alice@customer.test",)
     assert mail["In-Reply-To"] == "<question@customer.test>"
-    assert mail["References"] == "<question@customer.test>"
+    # The whole thread as the customer's client holds it, acknowledgement included.
+    assert mail["References"].split() == ["<question@customer.test>",
+                                          acknowledgement["Message-ID"]]
     assert mail["Auto-Submitted"] is None
     text = mail.get_body(preferencelist=("plain",))
     assert text is not None and text.get_content().strip() == "It ships today."
