@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from channels.email.models import Mailbox, OutboxEmail, RawEmail, source_ref
 from channels.email.parse import ParsedEmail, UnparseableEmail, parse_message
 from channels.email.threading import ThreadMatch, find_thread
 from channels.email.vetting import DEFAULT_MAX_BYTES, Action, Inbound, Verdict, vet
+from helpdesk.customers.models import Customer
 from helpdesk.customers.operations import find_or_create_customer
-from helpdesk.db import db
+from helpdesk.db import db, utcnow
 from helpdesk.tickets.models import Ticket
 from helpdesk.tickets.operations import NewAttachment, add_customer_message, open_ticket
 from helpdesk.tickets.queries import ticket_by_rfc_message_ids
@@ -93,10 +95,20 @@ def _vet(raw_email: RawEmail, parsed: ParsedEmail) -> Verdict:
     ours.add(str(config["SUPPORT_ADDRESS"]))
     verdict = vet(Inbound(parsed=parsed, size=raw_email.size, our_addresses=ours,
                           mail_domain=config["MAIL_DOMAIN"],
-                          max_bytes=config.get("MAX_EMAIL_BYTES", DEFAULT_MAX_BYTES)))
+                          max_bytes=config.get("MAX_EMAIL_BYTES", DEFAULT_MAX_BYTES),
+                          recent_tickets_from_sender=_tickets_in_last_hour(parsed.from_addr)))
     raw_email.verdict = verdict.action.value
     raw_email.hits = [hit.as_json() for hit in verdict.hits]
     return verdict
+
+
+def _tickets_in_last_hour(sender: str) -> int:
+    if not sender:
+        return 0
+    return db.session.scalar(
+        select(func.count(Ticket.id)).join(Customer, Customer.id == Ticket.customer_id)
+        .where(Customer.email == sender, Ticket.created_at >= utcnow() - timedelta(hours=1))
+    ) or 0
 
 
 def _earlier_copy(raw_email: RawEmail) -> RawEmail | None:

@@ -20,6 +20,10 @@ from channels.email.parse import ParsedEmail
 
 #: Default largest email taken in, in bytes (whole message, attachments included).
 DEFAULT_MAX_BYTES = 40 * 1024 * 1024
+#: New tickets from one sender within the last hour after which we stop acknowledging:
+#: a responder that ignores Auto-Submitted would otherwise ping-pong with our
+#: acknowledgements, one new ticket per round (FreeScout #688).
+AUTOREPLY_LIMIT_PER_HOUR = 5
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 
 
@@ -35,13 +39,15 @@ _SEVERITY = {action: rank for rank, action in enumerate(Action)}
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """What the rules look at: the parsed mail, its raw size, and who "we" are."""
+    """What the rules look at: the parsed mail, its raw size, who "we" are, and how many
+    tickets its sender opened in the last hour."""
 
     parsed: ParsedEmail
     size: int
     our_addresses: Collection[str]
     mail_domain: str
     max_bytes: int = DEFAULT_MAX_BYTES
+    recent_tickets_from_sender: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,12 @@ def _mailing_list(mail: Inbound) -> str | None:
     return None
 
 
+def _autoreply_rate(mail: Inbound) -> str | None:
+    if mail.recent_tickets_from_sender >= AUTOREPLY_LIMIT_PER_HOUR:
+        return f"{mail.recent_tickets_from_sender} new tickets from this sender in the last hour"
+    return None
+
+
 #: The rules, in order. Every rule runs (all hits are recorded); the order is the order the
 #: hits are shown in, most decisive first.
 RULES: tuple[Rule, ...] = (
@@ -164,6 +176,8 @@ RULES: tuple[Rule, ...] = (
     Rule("autoreply-header", Action.ACCEPT_WITHOUT_AUTOREPLY, _autoreply_headers),
     Rule("bulk-precedence", Action.ACCEPT_WITHOUT_AUTOREPLY, _bulk_precedence),
     Rule("mailing-list", Action.ACCEPT_WITHOUT_AUTOREPLY, _mailing_list),
+    # The last guard against loops with responders that mark themselves in no way at all.
+    Rule("autoreply-rate", Action.ACCEPT_WITHOUT_AUTOREPLY, _autoreply_rate),
 )
 
 

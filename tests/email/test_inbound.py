@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from channels.email.models import Mailbox, RawEmail
 from channels.email.poller import poll_all, poll_mailbox
 from channels.email.threading import reply_address
+from channels.email.vetting import AUTOREPLY_LIMIT_PER_HOUR
 from helpdesk import jobs
 from helpdesk.db import db
 from helpdesk.teams.operations import create_team
@@ -388,3 +389,16 @@ def test_acknowledgement_comes_from_the_mailbox_the_customer_wrote_to(
     ack = _acknowledgement(smtp_sink)
     assert ack["From"].addresses[0].addr_spec == "sales@helpdesk.test"
     assert ack["Reply-To"].startswith("sales+t1.")
+
+
+def test_sender_flooding_new_tickets_stops_getting_acknowledgements(
+        app: Flask, mailbox: Mailbox, imap: ImapAccount, smtp_sink: SmtpSink) -> None:
+    # A responder that marks itself in no way would ping-pong with our acknowledgements.
+    for number in range(AUTOREPLY_LIMIT_PER_HOUR + 2):
+        imap.deliver(customer_mail(sender="robot@customer.test", subject=f"Notice {number}"))
+
+    poll_mailbox(mailbox.id)
+
+    assert len(_tickets()) == AUTOREPLY_LIMIT_PER_HOUR + 2
+    assert len(smtp_sink.wait_for(AUTOREPLY_LIMIT_PER_HOUR)) == AUTOREPLY_LIMIT_PER_HOUR
+    assert [raw.verdict for raw in _raw_emails()][-2:] == ["accept-without-autoreply"] * 2

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from channels.email.parse import parse_message
-from channels.email.vetting import Action, Inbound, Verdict, vet
+from channels.email.vetting import AUTOREPLY_LIMIT_PER_HOUR, Action, Inbound, Verdict, vet
 
 OURS = {"support@helpdesk.test", "billing@helpdesk.test"}
 
 
-def _vet(headers: str = "", sender: str = "alice@customer.test", size: int = 1000) -> Verdict:
+def _vet(headers: str = "", sender: str = "alice@customer.test", size: int = 1000,
+         recent_tickets: int = 0) -> Verdict:
     raw = (f"From: {sender}\r\nTo: support@helpdesk.test\r\nSubject: hi\r\n"
            f"Message-ID: <a@b>\r\n{headers}\r\nbody").encode()
     return vet(Inbound(parsed=parse_message(raw), size=size, our_addresses=OURS,
-                       mail_domain="helpdesk.test", max_bytes=10_000))
+                       mail_domain="helpdesk.test", max_bytes=10_000,
+                       recent_tickets_from_sender=recent_tickets))
 
 
 def _rules(verdict: Verdict) -> list[str]:
@@ -60,6 +62,13 @@ def test_bounces_are_quarantined() -> None:
     assert _rules(_vet(sender="MAILER-DAEMON@mx.customer.test")) == ["bounce"]
     report = 'Content-Type: multipart/report; report-type=delivery-status; boundary="x"\r\n'
     assert _vet(report).action == Action.QUARANTINE
+
+
+def test_sender_opening_many_tickets_an_hour_gets_no_more_acknowledgements() -> None:
+    assert _vet(recent_tickets=AUTOREPLY_LIMIT_PER_HOUR - 1).action == Action.ACCEPT
+    verdict = _vet(recent_tickets=AUTOREPLY_LIMIT_PER_HOUR)
+    assert (verdict.action, _rules(verdict)) == (Action.ACCEPT_WITHOUT_AUTOREPLY,
+                                                 ["autoreply-rate"])
 
 
 def test_oversize_mail_is_quarantined() -> None:
