@@ -320,10 +320,11 @@ class _Body:
     @classmethod
     def of(cls, message: EmailMessage) -> _Body:
         body = cls()
+        leaves = list(_leaves(message))  # first: it enforces the size limits
         plain_part = message.get_body(preferencelist=("plain",))
         html_part = message.get_body(preferencelist=("html",))
         extra_text = []
-        for part, parent_type in _leaves(message):
+        for part, parent_type in leaves:
             if part is plain_part or part is html_part:
                 continue
             if _is_body_text(part):

@@ -13,9 +13,8 @@ IDLE push and XOAUTH2 come later; they plug in at :func:`_connect` and :func:`po
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from flask import current_app
 from imapclient import SEEN, IMAPClient
@@ -103,25 +102,24 @@ def _fetch_new_mail(mailbox: Mailbox) -> int:
         # "n:*" always matches the highest UID, even one below n (RFC 3501 §6.4.8).
         uids = sorted(uid for uid in client.search(["UID", f"{mailbox.last_uid + 1}:*"])
                       if uid > mailbox.last_uid)
-        if not uids:
-            return 0
-        sizes = client.fetch(uids, ["RFC822.SIZE"])
         for start in range(0, len(uids), FETCH_BATCH):
+            # Per batch, sizes included: a command naming every UID of a big folder would
+            # exceed the server's line-length limit (Dovecot: 64 kB).
             batch = uids[start:start + FETCH_BATCH]
-            stored += _store_batch(client, mailbox, batch, sizes)
+            stored += _store_batch(client, mailbox, batch)
             # Only now, with the batch committed: see the module docstring.
             client.add_flags(batch, [SEEN])
     return stored
 
 
-def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int],
-                 sizes: Mapping[int, Mapping[bytes, Any]]) -> int:
+def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int]) -> int:
     """Store one batch, advance the cursor and commit; ingest jobs run after the commit.
 
     This job commits per batch, unlike most jobs (one commit at the end): the server is
     told \\Seen only about durable mail, and a failure in a later batch keeps this one.
     """
     max_bytes = current_app.config.get("MAX_EMAIL_BYTES", DEFAULT_MAX_BYTES)
+    sizes = client.fetch(batch, ["RFC822.SIZE"])
 
     def size_of(uid: int) -> int:
         return int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))

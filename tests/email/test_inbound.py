@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from channels.email import poller
 from channels.email.models import Mailbox, RawEmail
 from channels.email.poller import poll_all, poll_mailbox
 from channels.email.threading import reply_address
@@ -402,3 +403,15 @@ def test_sender_flooding_new_tickets_stops_getting_acknowledgements(
     assert len(_tickets()) == AUTOREPLY_LIMIT_PER_HOUR + 2
     assert len(smtp_sink.wait_for(AUTOREPLY_LIMIT_PER_HOUR)) == AUTOREPLY_LIMIT_PER_HOUR
     assert [raw.verdict for raw in _raw_emails()][-2:] == ["accept-without-autoreply"] * 2
+
+
+def test_mail_is_fetched_in_batches_each_committed_and_flagged(
+        app: Flask, mailbox: Mailbox, imap: ImapAccount, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(poller, "FETCH_BATCH", 2)
+    for number in range(5):
+        imap.deliver(customer_mail(subject=f"Mail {number}"))
+
+    assert poll_mailbox(mailbox.id) == 5
+
+    assert [ticket.subject for ticket in _tickets()] == [f"Mail {n}" for n in range(5)]
+    assert all(b"\\Seen" in flags for flags in imap.flags().values())
