@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from channels.email.ingest import ingest
-from channels.email.models import Mailbox
+from channels.email.ingest import ingest, replay
+from channels.email.models import Mailbox, RawEmail
 from channels.email.operations import InvalidMailbox, add_mailbox
 from channels.email.poller import poll_mailbox
 from channels.email.queries import all_mailboxes, mailbox_named, pending_raw_email_ids
@@ -95,3 +95,19 @@ def poll_command(name: str | None) -> None:
         click.echo(f"{label}: {stored} new message(s)")
     if failed:
         raise SystemExit(1)
+
+
+@mailbox_cli.command("replay")
+@click.argument("raw_email_id", type=int)
+def replay_command(raw_email_id: int) -> None:
+    """Ingest a quarantined or dropped email again, e.g. after a parser fix."""
+    raw_email = db.session.get(RawEmail, raw_email_id)
+    if raw_email is None:
+        raise click.BadParameter(f"no raw email {raw_email_id}", param_hint="RAW_EMAIL_ID")
+    try:
+        replay(raw_email)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    db.session.commit()
+    outcome = f"ticket #{raw_email.ticket_id}" if raw_email.ticket_id else raw_email.error
+    click.echo(f"raw email {raw_email_id}: {raw_email.status} ({outcome})")

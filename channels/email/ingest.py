@@ -83,6 +83,17 @@ def ingest(raw_email_id: int) -> None:
     raw_email.ticket_id = ticket.id
 
 
+def replay(raw_email: RawEmail) -> None:
+    """Ingest a quarantined or dropped raw email again (after a fix to the parser or the
+    rules); its previous outcome is cleared. Mail that became a ticket is refused."""
+    if raw_email.status not in ("quarantined", "dropped"):
+        raise ValueError(f"raw email {raw_email.id} is {raw_email.status}, not set aside")
+    raw_email.status = "new"
+    raw_email.verdict = raw_email.hits = raw_email.error = None
+    db.session.flush()
+    ingest(raw_email.id)
+
+
 def _set_aside(raw_email: RawEmail, status: str, reason: str) -> None:
     log.info("raw email %s %s: %s", raw_email.id, status, reason)
     raw_email.status = status

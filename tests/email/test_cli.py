@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from channels.email.models import Mailbox
+from channels.email import ingest
+from channels.email.models import Mailbox, RawEmail
+from channels.email.parse import ParsedEmail, UnparseableEmail
 from helpdesk.db import db
 from helpdesk.teams.operations import create_team
 from helpdesk.tickets.models import Ticket
@@ -59,3 +62,27 @@ def test_failed_poll_is_reported_and_listed_without_the_password(
     assert "support@helpdesk.test" in listed.output
     assert "last error:" in listed.output
     assert "wrong-password" not in listed.output + polled.output
+
+
+def test_replay_ingests_a_quarantined_mail_again_after_a_parser_fix(
+        app: Flask, imap: ImapAccount, monkeypatch: pytest.MonkeyPatch) -> None:
+    _add(app, imap)
+    imap.deliver(customer_mail(subject="Tripped a parser bug"))
+
+    def buggy_parser(raw: bytes) -> ParsedEmail:
+        raise UnparseableEmail("parser error: IndexError")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "parse_message", buggy_parser)
+        app.test_cli_runner().invoke(args=["mailbox", "poll"])
+    raw_email = db.session.scalars(select(RawEmail)).one()
+    assert (raw_email.status, raw_email.error) == ("quarantined", "parser error: IndexError")
+
+    result = app.test_cli_runner().invoke(args=["mailbox", "replay", str(raw_email.id)])
+
+    assert result.exit_code == 0, result.output
+    assert "ingested (ticket #1)" in result.output
+    again = app.test_cli_runner().invoke(args=["mailbox", "replay", str(raw_email.id)])
+    assert again.exit_code != 0 and "not set aside" in again.output
+    assert [ticket.subject for ticket in db.session.scalars(select(Ticket))] == [
+        "Tripped a parser bug"]
