@@ -17,6 +17,8 @@ from helpdesk.tickets.operations import add_internal_note, open_ticket, reply_to
 
 ADMIN_EMAIL = "admin@example.com"
 
+# The same targets a migration gives every new installation; tests that build the schema
+# with ``create_all`` load them with :func:`load_default_policies`.
 DEFAULT_POLICIES = (
     # priority, name, first reply (min), resolution (min)
     ("urgent", "Urgent", 60, 8 * 60),
@@ -43,8 +45,6 @@ def load_demo_data() -> tuple[str, str] | None:
                  teams=[support, billing])
     agent = create_agent(email="li.wei@example.com", name="李伟 Li Wei",
                          password=secrets.token_urlsafe(12), teams=[support])
-    load_default_policies()
-
     acme, _ = upsert_profile("grace@acme.example", {
         "name": "Grace Hopper", "company": "Acme Corp", "tier": "VIP", "owner": "Sam Sales",
         "phone": "+1 555 0100", "tags": ["enterprise", "renewal-q4"]}, source="demo")

@@ -70,13 +70,14 @@ class Runner(Protocol):
 
 def enqueue(task: str, *args: Any, queue: str = "default", delay: float = 0) -> None:
     """Queue ``task(*args)`` to run after the current unit of work commits."""
-    runner = _runner(current_app)
+    runner = _runner(current_app._get_current_object())  # type: ignore[attr-defined]
     after_commit(lambda: runner.submit(task, args, queue, delay))
 
 
 def enqueue_now(task: str, *args: Any, queue: str = "default", delay: float = 0) -> None:
     """Queue ``task(*args)`` immediately (for callers outside any transaction: the ticker)."""
-    _runner(current_app).submit(task, args, queue, delay)
+    _runner(current_app._get_current_object()).submit(  # type: ignore[attr-defined]
+        task, args, queue, delay)
 
 
 def register_periodic(app: Flask, task: str, seconds: int, queue: str = "default") -> None:
@@ -110,6 +111,8 @@ def _record_failure(app: Flask, task: str, args: tuple[Any, ...], queue: str, er
 
 
 def _runner(app: Flask) -> Runner:
+    """The app's runner; ``app`` must be the real app, not the ``current_app`` proxy, since
+    the thread runner uses it from a thread that has no app context."""
     runner: Runner | None = app.extensions.get(_RUNNER_KEY)
     if runner is None:
         mode = app.config["JOBS_MODE"]

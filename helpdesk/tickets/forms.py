@@ -20,7 +20,7 @@ class ReplyForm(FlaskForm):
     body = TextAreaField(_l("Reply to customer"),
                          validators=[DataRequired(), Length(max=100_000)])
     attachment = FileField(_l("Attachment"))
-    status = SelectField(_l("Then set status"), choices=[
+    then_status = SelectField(_l("Then set status"), choices=[
         ("", _l("Keep status")), *((s, STATUS_LABELS[s]) for s in STATUSES)], default="")
 
 

@@ -125,8 +125,8 @@ def reply(ticket_id: int) -> str | Response:
             reply_to_customer(current_user.as_actor(), current_user, ticket,
                               body_text=form.body.data or "",
                               attachments=_uploaded(form.attachment.data))
-            if form.status.data:
-                update_ticket(current_user.as_actor(), ticket, status=form.status.data)
+            if form.then_status.data:
+                update_ticket(current_user.as_actor(), ticket, status=form.then_status.data)
         except InvalidChange as error:
             form.attachment.errors = [str(error)]
         else:

@@ -45,3 +45,23 @@ def test_job_that_succeeds_on_retry_leaves_no_failure(app):
     _wait_idle(runner)
     assert CALLS == [1, 1]
     assert db.session.scalars(select(JobFailure)).all() == []
+
+
+def test_enqueued_job_runs_on_the_embedded_thread_after_commit(tmp_path, smtp_sink):
+    """The path ``flask serve`` uses: enqueue inside a unit of work, run on the job thread."""
+    from helpdesk import jobs
+    from tests.conftest import make_app
+
+    CALLS.clear()
+    app = make_app(f"sqlite:///{tmp_path / 'thread.sqlite'}", tmp_path, smtp_sink,
+                   JOBS_MODE="thread")
+    with app.app_context():
+        db.create_all()
+        jobs.enqueue("tests.db.test_jobs.flaky_task", 5)
+        jobs.enqueue("tests.db.test_jobs.flaky_task", 6)
+        assert CALLS == []  # nothing runs before commit
+        db.session.commit()
+        runner = app.extensions["helpdesk.jobs.runner"]
+        runner.retry_delays = (0.01,)
+    _wait_idle(runner)
+    assert sorted(CALLS) == [5, 5, 6]  # the first call fails once and is retried

@@ -129,7 +129,7 @@ def test_agent_replies_and_the_customer_gets_the_email(client, agent, smtp_sink)
         client,
         url,
         f"{url}/reply",
-        {"body": "Please update the VPN client to 5.2.", "status": "pending"},
+        {"body": "Please update the VPN client to 5.2.", "then_status": "pending"},
     )
     assert response.status_code == 302
     [mail] = smtp_sink.wait_for(1)
