@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from channels.email.models import Mailbox, OutboxEmail, RawEmail, source_ref
 from channels.email.parse import ParsedEmail, UnparseableEmail, parse_message
 from channels.email.threading import ThreadMatch, find_thread
-from channels.email.vetting import DEFAULT_MAX_BYTES, Action, Inbound, Verdict, vet
+from channels.email.vetting import Action, Inbound, Verdict, vet
 from helpdesk.customers.models import Customer
 from helpdesk.customers.operations import find_or_create_customer
 from helpdesk.db import db, utcnow
@@ -72,12 +72,12 @@ def ingest(raw_email_id: int) -> None:
             source_ref=source_ref(raw_email.id), attachments=attachments,
             acknowledge=verdict.allows_autoreply)
     else:
-        # The actor is whoever wrote (recorded in the ticket's history), even when a
-        # colleague of the requester replies through a forwarded token.
+        # The author is whoever wrote, even when a colleague of the requester replies
+        # through a forwarded token.
         add_customer_message(
             customer.as_actor(), ticket, body_text=parsed.text, body_html=parsed.html,
             channel="email", rfc_message_id=parsed.message_id,
-            source_ref=source_ref(raw_email.id), attachments=attachments)
+            source_ref=source_ref(raw_email.id), attachments=attachments, author=customer)
         raw_email.thread_reason = match.reason if match else None
     raw_email.status = "ingested"
     raw_email.ticket_id = ticket.id
@@ -106,7 +106,7 @@ def _vet(raw_email: RawEmail, parsed: ParsedEmail) -> Verdict:
     ours.add(str(config["SUPPORT_ADDRESS"]))
     verdict = vet(Inbound(parsed=parsed, size=raw_email.size, our_addresses=ours,
                           mail_domain=config["MAIL_DOMAIN"],
-                          max_bytes=config.get("MAX_EMAIL_BYTES", DEFAULT_MAX_BYTES),
+                          max_bytes=config["MAX_EMAIL_BYTES"],
                           recent_tickets_from_sender=_tickets_in_last_hour(parsed.from_addr)))
     raw_email.verdict = verdict.action.value
     raw_email.hits = [hit.as_json() for hit in verdict.hits]

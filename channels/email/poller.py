@@ -21,7 +21,6 @@ from imapclient import SEEN, IMAPClient
 from sqlalchemy import select
 
 from channels.email.models import Mailbox, RawEmail
-from channels.email.vetting import DEFAULT_MAX_BYTES
 from helpdesk import jobs
 from helpdesk.db import db, utcnow
 
@@ -118,7 +117,7 @@ def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int]) -> 
     This job commits per batch, unlike most jobs (one commit at the end): the server is
     told \\Seen only about durable mail, and a failure in a later batch keeps this one.
     """
-    max_bytes = current_app.config.get("MAX_EMAIL_BYTES", DEFAULT_MAX_BYTES)
+    max_bytes = current_app.config["MAX_EMAIL_BYTES"]
     sizes = client.fetch(batch, ["RFC822.SIZE"])
 
     def size_of(uid: int) -> int:

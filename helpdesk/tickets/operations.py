@@ -134,10 +134,14 @@ def _send_acknowledgement(ticket: Ticket) -> None:
 def add_customer_message(actor: Actor, ticket: Ticket, *, body_text: str, channel: str,
                          body_html: str | None = None, rfc_message_id: str | None = None,
                          source_ref: str | None = None,
-                         attachments: Sequence[NewAttachment] = ()) -> Message:
-    """Add a customer's follow-up; a waiting or solved ticket goes back to "open"."""
+                         attachments: Sequence[NewAttachment] = (),
+                         author: Customer | None = None) -> Message:
+    """Add a customer's follow-up; a waiting or solved ticket goes back to "open".
+
+    ``author`` is who wrote it when that is not the requester (a colleague in CC).
+    """
     message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
-                           body_html=body_html, author_customer=ticket.customer,
+                           body_html=body_html, author_customer=author or ticket.customer,
                            rfc_message_id=rfc_message_id, source_ref=source_ref,
                            attachments=attachments)
     _record(ticket, actor, "message", new=channel)
