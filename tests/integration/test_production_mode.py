@@ -94,7 +94,8 @@ def test_web_form_through_gunicorn_postgres_redis_and_rq_worker(production_env, 
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
         form = urllib.parse.urlencode({
             "csrf_token": token, "name": "Kenji Sato", "email": "kenji@example.jp",
-            "subject": "請求書が届きません", "message": "今月の請求書がまだ届いていません。"}).encode()
+            "subject": "請求書が届きません",
+            "message": "今月の請求書がまだ届いていません。"}).encode()
         request = urllib.request.Request(f"{base}/support", data=form,
                                          headers={"Referer": f"{base}/support"})
         confirmation = opener.open(request).read().decode()
