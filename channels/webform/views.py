@@ -39,7 +39,10 @@ def support() -> str | Response:
         # password, but ticket ids are sequential and the page names the customer's address.
         session["submitted_ticket"] = ticket.id
         return redirect(url_for("webform.submitted", ticket_id=ticket.id))
-    return render_template("webform/support.html", form=form)
+    # Answers before tickets: offer the help centre's search when the knowledge base is
+    # installed (the two packages know each other only by endpoint name).
+    help_search = url_for("help.search") if "help.search" in current_app.view_functions else None
+    return render_template("webform/support.html", form=form, help_search=help_search)
 
 
 @bp.get("/support/submitted/<int:ticket_id>")

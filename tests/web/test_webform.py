@@ -72,3 +72,8 @@ def test_form_without_csrf_token_is_refused(client):
     response = client.post("/support", data=VALID)
     assert response.status_code == 400
     assert _ticket_count() == 0
+
+
+def test_form_offers_the_help_centre_search_first(client):
+    page = client.get("/support").text
+    assert 'action="/help/search"' in page
