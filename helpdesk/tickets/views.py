@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -23,7 +25,7 @@ from helpdesk.auth.queries import active_agents
 from helpdesk.auth.rules import attachment_for, can_view_ticket, ticket_for
 from helpdesk.customers.queries import recent_tickets
 from helpdesk.db import db, utcnow
-from helpdesk.sla.policy import read_clock
+from helpdesk.sla.policy import ClockReading, read_clock
 from helpdesk.surveys.queries import surveys_for_ticket
 from helpdesk.teams.models import Team
 from helpdesk.teams.queries import all_teams
@@ -70,11 +72,17 @@ def queue() -> str:
     page = queue_page(current_user, name, statuses,
                       after=Cursor.decode(request.args.get("after")))
     now = utcnow()
-    clocks = {t.id: read_clock(t.first_reply_due, t.first_replied_at, now) if t.first_replied_at
-              is None else read_clock(t.resolution_due, t.solved_at, now) for t in page.tickets}
+    clocks = {ticket.id: _next_clock(ticket, now) for ticket in page.tickets}
     return render_template("tickets/queue.html", page=page, queue=name, status=status,
                            counts=queue_counts(current_user, statuses), clocks=clocks,
                            queues=QUEUES, statuses=STATUSES)
+
+
+def _next_clock(ticket: Ticket, now: datetime) -> ClockReading:
+    """The clock a queue shows: first reply until it is met, then resolution."""
+    if ticket.first_replied_at is None:
+        return read_clock(ticket.first_reply_due, None, now)
+    return read_clock(ticket.resolution_due, ticket.solved_at, now)
 
 
 def _properties_form(ticket: Ticket) -> PropertiesForm:
