@@ -7,6 +7,7 @@ after commit, in a fresh app context, so a test sees their effects at once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,39 +84,41 @@ def _empty_all_tables() -> None:
     db.session.commit()
 
 
-@pytest.fixture
-def app(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[Flask]:
+@contextlib.contextmanager
+def app_with_schema(database_url: str, tmp_path: Path, smtp_sink: SmtpSink,
+                    **overrides: Any) -> Iterator[Flask]:
+    """An app on ``database_url`` with tables and default SLA policies, inside its context."""
     smtp_sink.clear()
-    app = make_app(f"sqlite:///{tmp_path / 'helpdesk.sqlite'}", tmp_path, smtp_sink)
-    with app.app_context():
-        db.create_all()
-        load_default_policies()
-        db.session.commit()
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db_app(
-    request: pytest.FixtureRequest, tmp_path: Path, smtp_sink: SmtpSink
-) -> Iterator[Flask]:
-    smtp_sink.clear()
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'helpdesk.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    app = make_app(url, tmp_path, smtp_sink)
+    app = make_app(database_url, tmp_path, smtp_sink, **overrides)
     with app.app_context():
         db.create_all()
         load_default_policies()
         db.session.commit()
         yield app
         db.session.rollback()
-        if request.param == "postgresql":
+        if db.engine.dialect.name == "postgresql":
             _empty_all_tables()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[Flask]:
+    with app_with_schema(f"sqlite:///{tmp_path / 'helpdesk.sqlite'}", tmp_path,
+                         smtp_sink) as app:
+        yield app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_app(
+    request: pytest.FixtureRequest, tmp_path: Path, smtp_sink: SmtpSink
+) -> Iterator[Flask]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'helpdesk.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with app_with_schema(url, tmp_path, smtp_sink) as app:
+        yield app
 
 
 @pytest.fixture

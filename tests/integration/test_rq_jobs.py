@@ -13,11 +13,10 @@ from sqlalchemy import select
 from helpdesk.actors import SYSTEM
 from helpdesk.customers.operations import find_or_create_customer
 from helpdesk.db import db
-from helpdesk.demo import load_default_policies
 from helpdesk.jobs import JobFailure
 from helpdesk.surveys.models import SurveyInvitation
 from helpdesk.tickets.operations import open_ticket, update_ticket
-from tests.conftest import make_app
+from tests.conftest import app_with_schema
 from tests.services import RedisServer
 
 
@@ -30,15 +29,9 @@ def redis_server(tmp_path_factory):
 @pytest.fixture
 def rq_app(tmp_path, smtp_sink, redis_server):
     redis_server.flushall()
-    smtp_sink.clear()
-    app = make_app(f"sqlite:///{tmp_path / 'helpdesk.sqlite'}", tmp_path, smtp_sink,
-                   REDIS_URL=redis_server.url, JOBS_MODE="rq")
-    with app.app_context():
-        db.create_all()
-        load_default_policies()
-        db.session.commit()
+    with app_with_schema(f"sqlite:///{tmp_path / 'helpdesk.sqlite'}", tmp_path, smtp_sink,
+                         REDIS_URL=redis_server.url, JOBS_MODE="rq") as app:
         yield app
-        db.session.remove()
 
 
 def _run_worker_until_queues_are_empty(app, queues=("default", "outbound")):
