@@ -70,7 +70,7 @@ def ingest(raw_email_id: int) -> None:
             body_text=parsed.text, body_html=parsed.html, channel="email",
             team=raw_email.mailbox.team, rfc_message_id=parsed.message_id,
             source_ref=source_ref(raw_email.id), attachments=attachments,
-            acknowledge=verdict.allows_autoreply)
+            acknowledge=verdict.allows_autoreply, origin=raw_email.mailbox.address)
     else:
         # The author is whoever wrote, even when a colleague of the requester replies
         # through a forwarded token.

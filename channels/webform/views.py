@@ -33,7 +33,7 @@ def support() -> str | Response:
                 data=upload.read()))
         ticket = open_ticket(customer.as_actor(), customer=customer,
                              subject=form.subject.data or "", body_text=form.message.data or "",
-                             channel="web", attachments=attachments)
+                             channel="web", attachments=attachments, origin="support-form")
         db.session.commit()
         # Only the browser that submitted may see the confirmation: the reference is not a
         # password, but ticket ids are sequential and the page names the customer's address.

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import Model, UTCDateTime, utcnow
@@ -36,6 +36,11 @@ class Ticket(Model):
     status: Mapped[str] = mapped_column(String(20), default="new")
     priority: Mapped[str] = mapped_column(String(20), default="normal")
     channel: Mapped[str] = mapped_column(String(20))
+    #: Where within the channel it arrived (the mailbox address, the form); routing reads it.
+    origin: Mapped[str | None] = mapped_column(String(254))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Admin-defined fields by key; SLA conditions and routing rules may read them.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))

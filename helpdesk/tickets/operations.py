@@ -91,7 +91,8 @@ def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: st
                 channel: str, body_html: str | None = None, priority: str = "normal",
                 team: Team | None = None, rfc_message_id: str | None = None,
                 source_ref: str | None = None, attachments: Sequence[NewAttachment] = (),
-                acknowledge: bool = True) -> Ticket:
+                acknowledge: bool = True, origin: str | None = None,
+                tags: Sequence[str] = ()) -> Ticket:
     """Open a ticket with the customer's first message; set SLA deadlines; acknowledge.
 
     ``acknowledge=False`` suppresses the acknowledgement mail (mail that must not be answered
@@ -104,6 +105,7 @@ def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: st
     now = utcnow()
     ticket = Ticket(subject=(subject.strip() or "(no subject)")[:500], status="new",
                     priority=priority, channel=channel, customer=customer, team=team,
+                    origin=origin, tags=list(tags), custom_fields={},
                     created_at=now, updated_at=now)
     db.session.add(ticket)
     db.session.flush()
