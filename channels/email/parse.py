@@ -5,8 +5,9 @@ than by the stdlib so that one charset policy applies to headers, bodies and fil
 the declared charset first (read as its common superset: GB2312 mail is really GBK/GB18030,
 see :data:`_SUPERSETS`), then UTF-8, then detection, then UTF-8 with replacement characters.
 
-Anything the parser cannot make sense of raises :class:`UnparseableEmail` and nothing else;
-the ingest job quarantines such mail with the reason and keeps its raw bytes for replay.
+:func:`parse_message` never raises: a mail it cannot make sense of comes back with
+``problem`` set to the reason (vetting quarantines it; the raw bytes stay for a replay).
+Outlook's TNEF wrapper (``winmail.dat``) is unpacked into the attachments it carries.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from email.parser import BytesParser
 from html.parser import HTMLParser
 
 import charset_normalizer
+import tnefparse
 
 from channels.email.addresses import normalize_address
 from helpdesk.tickets.content import safe_filename, sanitize_html
@@ -48,6 +50,17 @@ _SUPERSETS = {
     "shift_jis": "cp932",
     "iso8859-1": "cp1252",
 }
+#: Codecs tried, strictly, after a declared one fails: ISO-2022-JP mail is often really one of
+#: its extensions (half-width katakana, JIS X 0212/0213) while labelled plain ISO-2022-JP.
+_ALTERNATIVES = {
+    "iso2022_jp": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004"),
+    "iso2022_jp_1": ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004"),
+    "iso2022_jp_2": ("iso2022_jp_ext", "iso2022_jp_2004"),
+}
+#: ISO-2022-JP is 7-bit: undeclared, it passes for ASCII/UTF-8 and shows its escape
+#: sequences as garbage (Zammad #4680). These escapes (RFC 1468) give it away.
+_ISO2022JP_ESCAPES = (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(I", b"\x1b$(D")
+_TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
 #: Charsets real mail arrives in without declaring them: detection only chooses among these
 #: (it otherwise "finds" Mac and DOS code pages, or UTF-16 in a stray "\xff\xfe").
 _UNDECLARED_CANDIDATES = ["gb18030", "big5", "cp932", "euc_jp", "cp949", "cp1252", "cp1250",
@@ -56,6 +69,9 @@ _UNDECLARED_CANDIDATES = ["gb18030", "big5", "cp932", "euc_jp", "cp949", "cp1252
 #: Tie-break order when several candidates fit equally well (see :func:`_detect`).
 _DETECTION_PREFERENCE = ("gb18030", "cp1252", "cp1250", "big5hkscs", "cp932", "cp949",
                          "cp1251")
+#: How much more "chaos" (charset-normalizer's mess ratio) a preferred charset may show
+#: than the best fit and still win: short texts score within a few hundredths.
+_CHAOS_MARGIN = 0.05
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _ESSENTIAL_HEADERS = ("from", "date", "message-id", "subject")
@@ -84,7 +100,8 @@ class ParsedEmail:
 
     ``from_addr`` is ``""`` when the mail has no usable sender (vetting quarantines it).
     ``html`` is already sanitised with the core's allow-list. ``fingerprint`` is a SHA-256
-    of the fields that make two copies "the same mail" (see :func:`_fingerprint`).
+    of the fields that make two copies "the same mail" (see :func:`_with_fingerprint`).
+    ``problem`` says why the mail could not be read; the other fields are then empty.
     """
 
     subject: str
@@ -101,6 +118,7 @@ class ParsedEmail:
     attachments: tuple[ParsedAttachment, ...]
     headers: tuple[tuple[str, str], ...]
     fingerprint: str = field(default="")
+    problem: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), decoded, or ``None``."""
@@ -113,15 +131,23 @@ class ParsedEmail:
 
 
 def parse_message(raw: bytes) -> ParsedEmail:
-    """Parse ``raw``; raise :class:`UnparseableEmail` (only) if it cannot be read."""
-    if not raw.strip():
-        raise UnparseableEmail("empty message")
+    """Parse ``raw``. Never raises: unreadable mail comes back with ``problem`` set."""
     try:
+        if not raw.strip():
+            raise UnparseableEmail("empty message")
         return _parse(raw)
-    except UnparseableEmail:
-        raise
+    except UnparseableEmail as error:
+        return unreadable(raw, str(error))
     except Exception as error:  # a stdlib parser bug must not lose the mail
-        raise UnparseableEmail(f"parser error: {type(error).__name__}: {error}") from error
+        return unreadable(raw, f"parser error: {type(error).__name__}: {error}")
+
+
+def unreadable(raw: bytes, problem: str) -> ParsedEmail:
+    """The :class:`ParsedEmail` of a mail that could not be read, and why."""
+    return ParsedEmail(subject="", from_addr="", from_name="", to=(), cc=(), message_id=None,
+                       in_reply_to=None, references=(), date=None, text="", html=None,
+                       attachments=(), headers=(), problem=problem[:2000],
+                       fingerprint=hashlib.sha256(raw).hexdigest())
 
 
 def _parse(raw: bytes) -> ParsedEmail:
@@ -160,7 +186,10 @@ def _parse(raw: bytes) -> ParsedEmail:
 def decode_bytes(data: bytes, declared: str | None) -> str:
     """Decode ``data``: declared charset (as its superset), UTF-8, detection, then lossy."""
     codec = _codec(declared)
-    for candidate in (codec, "utf-8"):
+    if (codec is None or codec in ("ascii", "utf-8")) and b"\x1b" in data and any(
+            escape in data for escape in _ISO2022JP_ESCAPES):
+        codec = "iso2022_jp"
+    for candidate in (codec, *_ALTERNATIVES.get(codec or "", ()), "utf-8"):
         if candidate:
             try:
                 return data.decode(candidate)
@@ -179,15 +208,16 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
 def _detect(data: bytes) -> str | None:
     """The likeliest charset of undeclared, non-UTF-8 ``data`` (charset-normalizer).
 
-    Short texts fit several charsets equally well (four GBK bytes are also valid Big5,
-    EUC-KR and Shift-JIS); such ties go to :data:`_DETECTION_PREFERENCE`: Chinese first,
-    the language whose mail most often comes undeclared or mislabelled to this helpdesk.
+    Short texts fit several charsets (nearly) equally well (four GBK bytes are also valid
+    Big5, EUC-KR and Shift-JIS; one GBK dash makes Korean look a little less chaotic); such
+    near-ties go to :data:`_DETECTION_PREFERENCE`: Chinese first, the language whose mail
+    most often comes undeclared or mislabelled to this helpdesk.
     """
     results = list(charset_normalizer.from_bytes(data, cp_isolation=_UNDECLARED_CANDIDATES))
     if not results:
         return None
     least_chaos = min(result.chaos for result in results)
-    tied = [codec for result in results if result.chaos <= least_chaos
+    tied = [codec for result in results if result.chaos <= least_chaos + _CHAOS_MARGIN
             if (codec := _codec(result.encoding))]
 
     def preference(codec: str) -> int:
@@ -335,7 +365,9 @@ class _Body:
                         and parent_type != "multipart/alternative"):
                     extra_text.append(_text_of(part))
                 continue
-            body.attachments.append(_attachment(part, len(body.attachments) + 1))
+            attachment = _attachment(part, len(body.attachments) + 1)
+            unpacked = _tnef_contents(attachment)
+            body.attachments.extend(unpacked if unpacked is not None else [attachment])
         if plain_part is not None:
             body.text = _text_of(plain_part)
         if html_part is not None:
@@ -398,6 +430,29 @@ def _attachment(part: Message, number: int) -> ParsedAttachment:
             content_id is not None and part.get_content_disposition() != "attachment"),
         content_id=content_id.strip("<>") if content_id else None,
     )
+
+
+def _tnef_contents(attachment: ParsedAttachment) -> list[ParsedAttachment] | None:
+    """The files inside an Outlook TNEF attachment (``winmail.dat``); ``None`` when
+    ``attachment`` is not TNEF or cannot be unpacked (it is then kept as it is)."""
+    if (attachment.content_type not in _TNEF_TYPES
+            and attachment.filename.lower() != "winmail.dat"):
+        return None
+    try:
+        tnef = tnefparse.TNEF(attachment.data, do_checksum=False)
+        files = [(item.long_filename(), item.data) for item in tnef.attachments]
+    except Exception:  # a damaged wrapper: the agent still gets winmail.dat itself
+        return None
+    unpacked = []
+    for number, (name, data) in enumerate(files, start=1):
+        if isinstance(name, bytes):
+            name = decode_bytes(name.rstrip(b"\0"), None)
+        filename = safe_filename(str(name or "").strip("\0"),
+                                 fallback=f"attachment-{number}.bin")
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        unpacked.append(ParsedAttachment(filename=filename, content_type=content_type,
+                                         data=bytes(data or b"")))
+    return unpacked or None
 
 
 def _part_bytes(part: Message) -> bytes:
