@@ -53,12 +53,14 @@ def serve(host: str, port: int) -> None:
     """Embedded mode: migrate, then serve the app with jobs and periodic work in-process."""
     from werkzeug.serving import run_simple
 
-    from helpdesk.jobs import Ticker
+    from helpdesk.jobs import Ticker, embedded_services
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade(directory=app.extensions["migrate"].directory)
     if app.config["JOBS_MODE"] == "thread":
         Ticker(app).start()
+        for start_service in embedded_services(app):
+            start_service(app)
     click.echo(f"Helpdesk running on http://{host}:{port}/  (console: /console/, "
                f"support form: /support, help centre: /help)")
     run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -56,6 +56,17 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "SURVEY_DELAY_SECONDS": _env_int("SURVEY_DELAY_SECONDS", 0),
         "SURVEY_LINK_MAX_AGE_SECONDS": _env_int("SURVEY_LINK_MAX_AGE_SECONDS", 30 * 24 * 3600),
         "MAIL_POLL_SECONDS": _env_int("MAIL_POLL_SECONDS", 30),
+        # IMAP IDLE is re-issued before servers drop it (RFC 2177: at least every 29 min).
+        "MAIL_IDLE_SECONDS": _env_int("MAIL_IDLE_SECONDS", 25 * 60),
+        # A mailbox's fetch lock lapses this long after its holder stops renewing it.
+        "MAIL_LOCK_SECONDS": _env_int("MAIL_LOCK_SECONDS", 60),
+        "MAIL_RECONNECT_MAX_SECONDS": _env_int("MAIL_RECONNECT_MAX_SECONDS", 300),
+        # At most this many automatic mails (acknowledgements) per recipient per hour.
+        "MAIL_AUTOMATIC_PER_HOUR": _env_int("MAIL_AUTOMATIC_PER_HOUR", 5),
+        "IMAP_CA_FILE": _env("IMAP_CA_FILE"),
+        # Stored mail not ingested, or outbox mail not sent, this long after it was queued is
+        # queued again by a sweep (its job was lost with a crashed process).
+        "MAIL_SWEEP_AFTER_SECONDS": _env_int("MAIL_SWEEP_AFTER_SECONDS", 300),
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
         "FORM_RATE_LIMIT": _env("FORM_RATE_LIMIT", "30 per minute"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),

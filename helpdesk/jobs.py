@@ -42,6 +42,7 @@ QUEUES = ("inbound", "outbound", "sla", "crm", "default")
 RETRY_DELAYS_SECONDS = (10, 60, 300)
 _RUNNER_KEY = "helpdesk.jobs.runner"
 _PERIODIC_KEY = "helpdesk.jobs.periodic"
+_SERVICES_KEY = "helpdesk.jobs.services"
 
 
 class JobFailure(Model):
@@ -86,6 +87,16 @@ def register_periodic(app: Flask, task: str, seconds: int, queue: str = "default
 
 def periodic_tasks(app: Flask) -> list[PeriodicTask]:
     return list(app.extensions.get(_PERIODIC_KEY, []))
+
+
+def register_embedded_service(app: Flask, start: Callable[[Flask], None]) -> None:
+    """A long-running in-process service (e.g. mailbox watchers) that ``flask serve`` starts
+    beside the ticker in embedded mode; in production it runs as its own command."""
+    app.extensions.setdefault(_SERVICES_KEY, []).append(start)
+
+
+def embedded_services(app: Flask) -> list[Callable[[Flask], None]]:
+    return list(app.extensions.get(_SERVICES_KEY, []))
 
 
 def _run(task: str, args: tuple[Any, ...]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-from helpdesk.jobs import register_periodic
+from helpdesk.jobs import register_embedded_service, register_periodic
 from helpdesk.navigation import register_console_link
 from helpdesk.ports import register_outbound_mail
 
@@ -19,10 +19,16 @@ def init_app(app: Flask) -> None:
     from channels.email.cli import mailbox_cli
     from channels.email.send import SmtpOutboundMail
     from channels.email.views import bp
+    from channels.email.watch import start_watching
 
     register_outbound_mail(app, SmtpOutboundMail())
+    # IDLE watchers fetch new mail at once; the periodic poll is the safety net (it skips a
+    # mailbox a watcher holds), and the sweeps resume work whose job died with a process.
+    register_embedded_service(app, start_watching)
     register_periodic(app, "channels.email.poller.poll_all", app.config["MAIL_POLL_SECONDS"],
                       queue="inbound")
+    register_periodic(app, "channels.email.tasks.resume_ingest", 60, queue="inbound")
+    register_periodic(app, "channels.email.tasks.resume_outbox", 60, queue="outbound")
     app.register_blueprint(bp)
     app.cli.add_command(mailbox_cli)
     register_console_link(app, _l("Mailboxes"), "email.mailboxes", admin_only=True)

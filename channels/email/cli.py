@@ -1,6 +1,8 @@
-"""``flask mailbox add | list | poll``: managing the mailboxes the helpdesk reads."""
+"""``flask mailbox add | list | poll | watch | replay``: the mailboxes the helpdesk reads."""
 
 from __future__ import annotations
+
+import signal
 
 import click
 from flask import current_app
@@ -8,10 +10,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from channels.email.ingest import ingest, replay
-from channels.email.models import Mailbox, RawEmail
-from channels.email.operations import InvalidMailbox, add_mailbox
+from channels.email.models import IMAP_SECURITY, Mailbox, RawEmail
+from channels.email.operations import InvalidMailbox, OAuthGrant, add_mailbox
 from channels.email.poller import poll_mailbox
 from channels.email.queries import all_mailboxes, mailbox_named, pending_raw_email_ids
+from channels.email.watch import WatchSupervisor
 from helpdesk.db import db
 from helpdesk.teams.models import Team
 
@@ -22,31 +25,66 @@ mailbox_cli = AppGroup("mailbox", help="Mailboxes the helpdesk reads customer ma
 @click.option("--name", required=True, help="A short name for admins, e.g. 'support'.")
 @click.option("--address", required=True, help="The address customers write to.")
 @click.option("--imap-host", required=True)
-@click.option("--imap-port", type=int, help="Default: 993 with TLS, 143 without.")
+@click.option("--imap-port", type=int, help="Default: 993 with TLS, 143 otherwise.")
 @click.option("--username", required=True, help="IMAP login.")
-@click.option("--password", prompt=True, hide_input=True,
-              help="IMAP password (prompted for when omitted, so it stays out of history).")
+@click.option("--password", help="IMAP password (prompted for when omitted, so it stays out "
+              "of the shell history).")
+@click.option("--security", type=click.Choice(IMAP_SECURITY), default="tls", show_default=True,
+              help="'none' is accepted only for a server on this machine.")
+@click.option("--oauth-token-url", help="XOAUTH2: the provider's OAuth 2 token endpoint.")
+@click.option("--oauth-client-id", help="XOAUTH2: the OAuth client id.")
 @click.option("--folder", default="INBOX", show_default=True)
-@click.option("--no-tls", is_flag=True, help="Plain IMAP (only for servers on this machine).")
 @click.option("--team", "team_name", help="Team that gets this mailbox's new tickets.")
 def add_command(name: str, address: str, imap_host: str, imap_port: int | None, username: str,
-                password: str, folder: str, no_tls: bool, team_name: str | None) -> None:
-    """Add a mailbox to poll."""
+                password: str | None, security: str, oauth_token_url: str | None,
+                oauth_client_id: str | None, folder: str, team_name: str | None) -> None:
+    """Add a mailbox to read, with a password or (given --oauth-token-url) XOAUTH2.
+
+    OAuth secrets are prompted for, so they stay out of the shell history.
+    """
     team = None
     if team_name:
         team = db.session.scalar(select(Team).where(Team.name == team_name))
         if team is None:
             raise click.BadParameter(f"no team named {team_name!r}", param_hint="--team")
+    grant = None
+    if oauth_token_url:
+        if not oauth_client_id:
+            raise click.BadParameter("XOAUTH2 needs a client id", param_hint="--oauth-client-id")
+        grant = OAuthGrant(
+            token_url=oauth_token_url, client_id=oauth_client_id,
+            client_secret=click.prompt("OAuth client secret", hide_input=True, default="",
+                                       show_default=False),
+            refresh_token=click.prompt("OAuth refresh token", hide_input=True))
+    elif not password:
+        password = click.prompt("IMAP password", hide_input=True)
     try:
         mailbox = add_mailbox(name=name, address=address, imap_host=imap_host,
-                              imap_port=imap_port or (143 if no_tls else 993),
-                              imap_username=username, imap_password=password,
-                              imap_folder=folder, imap_tls=not no_tls, team=team)
+                              imap_port=imap_port or (993 if security == "tls" else 143),
+                              imap_username=username, imap_password=password or "", oauth=grant,
+                              imap_folder=folder, imap_security=security, team=team)
     except InvalidMailbox as error:
         raise click.UsageError(str(error)) from error
     db.session.commit()
     click.echo(f"Mailbox {mailbox.name!r} added: {mailbox.address} via "
-               f"{mailbox.imap_host}:{mailbox.imap_port}/{mailbox.imap_folder}")
+               f"{mailbox.imap_host}:{mailbox.imap_port}/{mailbox.imap_folder} "
+               f"({mailbox.imap_security}, {mailbox.auth_method})")
+
+
+@mailbox_cli.command("watch")
+def watch_command() -> None:
+    """Watch every active mailbox with IMAP IDLE until stopped (SIGTERM or Ctrl-C).
+
+    The production intake process, run beside the rq workers; one is enough, and a second
+    one only stands by (each mailbox is fetched by whoever holds its lock).
+    """
+    supervisor = WatchSupervisor(current_app._get_current_object())  # type: ignore[attr-defined]
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.stop.set())
+    click.echo("Watching mailboxes (IMAP IDLE); stop with Ctrl-C or SIGTERM.")
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        supervisor.stop.set()
 
 
 @mailbox_cli.command("list")

@@ -24,7 +24,16 @@ if TYPE_CHECKING:
 
 #: RawEmail.status: "new" (stored, not yet ingested), then one of the others.
 RAW_STATUSES = ("new", "ingested", "duplicate", "quarantined", "dropped")
-OUTBOX_STATUSES = ("queued", "sent", "failed")
+#: OutboxEmail.status: "failed" is retried with backoff; "suppressed" was never sent
+#: because the recipient hit the per-address limit for automatic mail.
+OUTBOX_STATUSES = ("queued", "sent", "failed", "suppressed")
+#: Mailbox.imap_security: implicit TLS (port 993), STARTTLS (RFC 3501 §6.2.1, port 143), or
+#: "none" (plain IMAP: refused for any host but the loopback, see ``imap.connect``).
+IMAP_SECURITY = ("tls", "starttls", "none")
+#: Mailbox.auth_method: a password (LOGIN) or an OAuth 2 access token (SASL XOAUTH2).
+AUTH_METHODS = ("password", "xoauth2")
+#: Mailbox.connection_state: how the watcher last reached the mailbox.
+CONNECTION_STATES = ("idle", "polling", "reconnecting", "stopped")
 #: Prefix of ``Message.source_ref`` for messages that came in as a raw email.
 SOURCE_PREFIX = "raw_email:"
 
@@ -56,9 +65,19 @@ class Mailbox(Model):
     address: Mapped[str] = mapped_column(String(254))
     imap_host: Mapped[str] = mapped_column(String(255))
     imap_port: Mapped[int] = mapped_column(default=993)
-    imap_tls: Mapped[bool] = mapped_column(default=True)
+    imap_security: Mapped[str] = mapped_column(String(10), default="tls")
     imap_username: Mapped[str] = mapped_column(String(255))
+    auth_method: Mapped[str] = mapped_column(String(10), default="password")
+    #: The password for "password" auth; empty for XOAUTH2.
     imap_password: Mapped[str] = mapped_column(String(255))
+    #: XOAUTH2: the OAuth client and refresh token an admin granted, the provider's token
+    #: endpoint (RFC 6749 §6), and the current access token with its expiry.
+    oauth_token_url: Mapped[str | None] = mapped_column(String(500))
+    oauth_client_id: Mapped[str | None] = mapped_column(String(255))
+    oauth_client_secret: Mapped[str | None] = mapped_column(String(500))
+    oauth_refresh_token: Mapped[str | None] = mapped_column(Text)
+    oauth_access_token: Mapped[str | None] = mapped_column(Text)
+    oauth_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     imap_folder: Mapped[str] = mapped_column(String(255), default="INBOX")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(default=True)
@@ -68,9 +87,29 @@ class Mailbox(Model):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The watcher's link to the server: "idle" (push), "polling" (server without IDLE),
+    #: "reconnecting" (after an error, backing off) or "stopped"; for the health page.
+    connection_state: Mapped[str | None] = mapped_column(String(20))
+    connection_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     team: Mapped[Team | None] = relationship(lazy="joined")
+
+
+class MailboxLease(Model):
+    """Who may fetch a mailbox right now, in embedded mode (no Redis): a lease row.
+
+    Taken and renewed with one conditional UPDATE/INSERT, so two pollers in different
+    threads or processes never both hold it; an owner that dies stops renewing and the lease
+    lapses after its TTL. With Redis the lock lives there instead (see ``locks.py``).
+    """
+
+    __tablename__ = "email_mailbox_lease"
+
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("email_mailbox.id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RawEmail(Model):
@@ -120,6 +159,8 @@ class OutboxEmail(Model):
     """
 
     __tablename__ = "email_outbox"
+    #: Counting recent automatic mail per recipient (the auto-reply rate limit).
+    __table_args__ = (Index("ix_email_outbox_to_created", "to", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(
@@ -132,6 +173,8 @@ class OutboxEmail(Model):
     automatic: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    #: When a failed mail is due again (exponential backoff); the sweep re-queues it then.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,24 +2,28 @@
 
 The poller only stores bytes and queues work, so a slow or broken mail never holds up the
 mailbox. Per batch: fetch with ``BODY.PEEK[]`` (does not set \\Seen, RFC 3501 §6.4.5) ->
-store raw rows -> advance our UID cursor -> **commit** -> queue one ingest job per mail ->
+store raw rows -> advance our UID cursor -> **commit** -> queue the batch's ingest job ->
 flag \\Seen on the server. A crash anywhere re-fetches at worst, and the unique key
 (mailbox, uidvalidity, uid) absorbs that. The \\Seen flag is a courtesy to humans reading the
 mailbox, never our record: mail another client already read is still fetched.
 
-IDLE push and XOAUTH2 come later; they plug in at :func:`_connect` and :func:`poll_mailbox`.
+Two drivers use it: :func:`poll_mailbox` (a job: connect, fetch, disconnect; the periodic
+safety net and the fallback) and the IDLE watcher (``watch.py``), which keeps a session
+open and calls :func:`fetch_new_mail` whenever the server announces mail. Both hold the
+mailbox's fetch lock (``locks.py``) while fetching, so two pollers never fetch one mailbox.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from flask import current_app
 from imapclient import SEEN, IMAPClient
 from sqlalchemy import select
 
+from channels.email.imap import connect
+from channels.email.locks import MailboxLock, mailbox_lock
 from channels.email.models import Mailbox, RawEmail
 from helpdesk import jobs
 from helpdesk.db import db, utcnow
@@ -27,7 +31,10 @@ from helpdesk.db import db, utcnow
 log = logging.getLogger(__name__)
 
 FETCH_BATCH = 50
-IMAP_TIMEOUT_SECONDS = 60
+
+
+class LockLost(Exception):
+    """Our fetch lock lapsed and another fetcher may hold it: stop before storing more."""
 
 
 def poll_all() -> None:
@@ -49,65 +56,68 @@ def poll_mailbox(mailbox_id: int) -> int:
     """Fetch the mailbox's new mail into raw rows and queue their ingest; return how many.
 
     Commits once per batch (see :func:`_store_batch`). Safe to run twice: the cursor and
-    the unique key keep a message from being stored twice. An error is recorded on the
-    mailbox (``last_error``) and re-raised.
+    the unique key keep a message from being stored twice. When another poller or a watcher
+    holds the mailbox's lock this returns 0 at once, without touching the server. An error is
+    recorded on the mailbox (``last_error``) and re-raised.
     """
-    mailbox = db.session.get(Mailbox, mailbox_id)
-    if mailbox is None:
-        raise LookupError(f"mailbox {mailbox_id} does not exist")
+    lock = mailbox_lock(mailbox_id)
+    if not lock.acquire():
+        log.info("mailbox %s is being fetched by another poller; skipping", mailbox_id)
+        return 0
     try:
-        stored = _fetch_new_mail(mailbox)
-    except Exception as error:
-        db.session.rollback()
-        failed = db.session.get(Mailbox, mailbox_id)
-        if failed is not None:
-            failed.last_error = f"{type(error).__name__}: {error}"[:2000]
-            failed.last_error_at = utcnow()
-            db.session.commit()
-        raise
+        mailbox = db.session.get(Mailbox, mailbox_id)
+        if mailbox is None:
+            raise LookupError(f"mailbox {mailbox_id} does not exist")
+        try:
+            with connect(mailbox) as client:
+                stored = fetch_new_mail(client, mailbox, lock)
+        except Exception as error:
+            record_failure(mailbox_id, error)
+            raise
+        return stored
+    finally:
+        lock.release()
+
+
+def record_failure(mailbox_id: int, error: BaseException) -> None:
+    """Roll back and note ``error`` on the mailbox, for the admins' health page."""
+    db.session.rollback()
+    failed = db.session.get(Mailbox, mailbox_id)
+    if failed is not None:
+        failed.last_error = f"{type(error).__name__}: {error}"[:2000]
+        failed.last_error_at = utcnow()
+        db.session.commit()
+
+
+def fetch_new_mail(client: IMAPClient, mailbox: Mailbox, lock: MailboxLock) -> int:
+    """Store every message above our cursor; return how many were new. Commits per batch,
+    then once more to mark the mailbox healthy (``last_polled_at``, no ``last_error``)."""
+    stored = 0
+    selected = client.select_folder(mailbox.imap_folder)
+    uidvalidity = int(selected[b"UIDVALIDITY"])
+    if mailbox.uidvalidity != uidvalidity:
+        # RFC 3501 §2.3.1.1: a new UIDVALIDITY means every UID changed; start over.
+        # Mail fetched again is recognised by ingest's Message-ID + content dedup.
+        if mailbox.uidvalidity is not None:
+            log.warning("mailbox %s: UIDVALIDITY changed %s -> %s, re-reading folder",
+                        mailbox.name, mailbox.uidvalidity, uidvalidity)
+        mailbox.uidvalidity = uidvalidity
+        mailbox.last_uid = 0
+    # "n:*" always matches the highest UID, even one below n (RFC 3501 §6.4.8).
+    uids = sorted(uid for uid in client.search(["UID", f"{mailbox.last_uid + 1}:*"])
+                  if uid > mailbox.last_uid)
+    for start in range(0, len(uids), FETCH_BATCH):
+        # Per batch, sizes included: a command naming every UID of a big folder would
+        # exceed the server's line-length limit (Dovecot: 64 kB).
+        batch = uids[start:start + FETCH_BATCH]
+        if not lock.renew():
+            raise LockLost(f"mailbox {mailbox.id}: fetch lock lapsed")
+        stored += _store_batch(client, mailbox, batch)
+        # Only now, with the batch committed: see the module docstring.
+        client.add_flags(batch, [SEEN])
     mailbox.last_polled_at = utcnow()
     mailbox.last_error = None
     db.session.commit()
-    return stored
-
-
-@contextmanager
-def _connect(mailbox: Mailbox) -> Iterator[IMAPClient]:
-    client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.imap_tls,
-                        timeout=IMAP_TIMEOUT_SECONDS)
-    try:
-        client.login(mailbox.imap_username, mailbox.imap_password)
-        yield client
-    finally:
-        try:
-            client.logout()
-        except Exception:  # the connection may already be gone; nothing left to close
-            client.shutdown()
-
-
-def _fetch_new_mail(mailbox: Mailbox) -> int:
-    stored = 0
-    with _connect(mailbox) as client:
-        selected = client.select_folder(mailbox.imap_folder)
-        uidvalidity = int(selected[b"UIDVALIDITY"])
-        if mailbox.uidvalidity != uidvalidity:
-            # RFC 3501 §2.3.1.1: a new UIDVALIDITY means every UID changed; start over.
-            # Mail fetched again is recognised by ingest's Message-ID + content dedup.
-            if mailbox.uidvalidity is not None:
-                log.warning("mailbox %s: UIDVALIDITY changed %s -> %s, re-reading folder",
-                            mailbox.name, mailbox.uidvalidity, uidvalidity)
-            mailbox.uidvalidity = uidvalidity
-            mailbox.last_uid = 0
-        # "n:*" always matches the highest UID, even one below n (RFC 3501 §6.4.8).
-        uids = sorted(uid for uid in client.search(["UID", f"{mailbox.last_uid + 1}:*"])
-                      if uid > mailbox.last_uid)
-        for start in range(0, len(uids), FETCH_BATCH):
-            # Per batch, sizes included: a command naming every UID of a big folder would
-            # exceed the server's line-length limit (Dovecot: 64 kB).
-            batch = uids[start:start + FETCH_BATCH]
-            stored += _store_batch(client, mailbox, batch)
-            # Only now, with the batch committed: see the module docstring.
-            client.add_flags(batch, [SEEN])
     return stored
 
 
@@ -144,7 +154,10 @@ def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int]) -> 
     db.session.add_all(rows)
     mailbox.last_uid = max(batch)
     db.session.flush()
-    for row in rows:
-        jobs.enqueue("channels.email.ingest.ingest", row.id, queue="inbound")
+    if rows:
+        # One job per batch: a worker's per-job cost (fork, app context) is paid once for
+        # up to FETCH_BATCH mails; each mail is still its own transaction (tasks.py).
+        jobs.enqueue("channels.email.tasks.ingest_batch", [row.id for row in rows],
+                     queue="inbound")
     db.session.commit()
     return len(rows)

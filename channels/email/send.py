@@ -8,12 +8,14 @@ the SMTP server. A rollback therefore sends nothing, and a crash after commit lo
 from __future__ import annotations
 
 import logging
+import random
 import smtplib
 import ssl
 from collections.abc import Sequence
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from channels.email.addresses import normalize_address
 from channels.email.compose import Draft, OutgoingAttachment, compose_message
@@ -28,6 +30,8 @@ from helpdesk.tickets.models import Attachment, Message, Ticket
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 60
+RETRY_BASE_SECONDS = 60
+RETRY_MAX_SECONDS = 6 * 3600
 
 
 class SmtpOutboundMail:
@@ -69,10 +73,27 @@ class SmtpOutboundMail:
         outbox = OutboxEmail(ticket_id=ticket.id, mail_from=sender, to=recipient,
                              subject=mail.subject, message_id=message_id,
                              raw=message.as_bytes(), automatic=mail.automatic)
+        if mail.automatic and _automatic_mail_in_last_hour(recipient) >= \
+                config["MAIL_AUTOMATIC_PER_HOUR"]:
+            # An auto-responder that ignores Auto-Submitted would answer every mail of ours
+            # (FreeScout #688): past the limit, automatic mail is kept but not sent.
+            outbox.status = "suppressed"
+            outbox.last_error = "automatic mail limit per recipient per hour reached"
+            log.info("suppressed automatic mail to a recipient over the hourly limit "
+                     "(ticket %s)", ticket.id)
         db.session.add(outbox)
         db.session.flush()
-        jobs.enqueue("channels.email.send.deliver", outbox.id, queue="outbound")
+        if outbox.status == "queued":
+            jobs.enqueue("channels.email.send.deliver", outbox.id, queue="outbound")
         return message_id
+
+
+def _automatic_mail_in_last_hour(recipient: str) -> int:
+    return db.session.scalar(
+        select(func.count(OutboxEmail.id)).where(
+            OutboxEmail.to == recipient, OutboxEmail.automatic,
+            OutboxEmail.status != "suppressed",
+            OutboxEmail.created_at >= utcnow() - timedelta(hours=1))) or 0
 
 
 def _sender_address(ticket: Ticket) -> str:
@@ -131,13 +152,19 @@ def _attachments(attachment_ids: Sequence[int]) -> list[OutgoingAttachment]:
 def deliver(outbox_id: int) -> None:
     """Job: hand one outbox email to the SMTP server and mark it sent.
 
-    Idempotent: a row already sent is skipped. On an SMTP or network error the attempt is
-    recorded on the row and the error re-raised, so the job runner retries with backoff and
-    records a JobFailure when retries run out. (At-least-once: if the server accepted the
-    mail but the "sent" mark is lost, the retry sends it again.)
+    Idempotent: a row already sent (or suppressed) is skipped, and on PostgreSQL a row
+    another worker is delivering right now is skipped too (the sweep may queue a mail whose
+    first job is still waiting). On an SMTP or network error the attempt is recorded on the
+    row with the time of its next attempt (exponential backoff with jitter, for the sweep in
+    ``tasks.py``) and the error re-raised, so the job runner retries and records a JobFailure
+    when its retries run out. (At-least-once: if the server accepted the mail but the "sent"
+    mark is lost, the retry sends it again.)
     """
-    outbox = db.session.get(OutboxEmail, outbox_id)
-    if outbox is None or outbox.status == "sent":
+    outbox = db.session.scalar(
+        select(OutboxEmail).where(OutboxEmail.id == outbox_id,
+                                  OutboxEmail.status.in_(("queued", "failed")))
+        .with_for_update(skip_locked=True))
+    if outbox is None:
         return
     outbox.attempts += 1
     try:
@@ -145,6 +172,7 @@ def deliver(outbox_id: int) -> None:
     except (smtplib.SMTPException, OSError) as error:
         outbox.status = "failed"
         outbox.last_error = f"{type(error).__name__}: {error}"[:2000]
+        outbox.next_attempt_at = utcnow() + retry_delay(outbox.attempts)
         # The runner rolls the job's transaction back before it retries: commit the
         # attempt first so admins can see why this mail is late.
         db.session.commit()
@@ -152,6 +180,14 @@ def deliver(outbox_id: int) -> None:
     outbox.status = "sent"
     outbox.sent_at = utcnow()
     outbox.last_error = None
+    outbox.next_attempt_at = None
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after ``attempts`` failed deliveries: 1, 2, 4 ... minutes up to 6 hours, with
+    jitter so mail that failed together (an SMTP outage) is not retried in one burst."""
+    base = min(RETRY_BASE_SECONDS * 2 ** (attempts - 1), RETRY_MAX_SECONDS)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
 def _smtp_send(mail_from: str, to: str, raw: bytes) -> None:

@@ -63,7 +63,7 @@ def imap(dovecot: DovecotServer) -> ImapAccount:
 def make_mailbox(account: ImapAccount, *, name: str = "support", address: str = SUPPORT,
                  password: str | None = None) -> Mailbox:
     mailbox = add_mailbox(name=name, address=address, imap_host=account.server.host,
-                          imap_port=account.server.port, imap_tls=False,
+                          imap_port=account.server.port, imap_security="none",
                           imap_username=account.user,
                           imap_password=password or account.password)
     db.session.commit()

@@ -19,7 +19,8 @@ def _add(app: Flask, imap: ImapAccount, *extra: str, password: str | None = None
     result = app.test_cli_runner().invoke(args=[
         "mailbox", "add", "--name", "support", "--address", "Support@Helpdesk.test",
         "--imap-host", imap.server.host, "--imap-port", str(imap.server.port),
-        "--username", imap.user, "--password", password or imap.password, "--no-tls", *extra])
+        "--username", imap.user, "--password", password or imap.password, "--security", "none",
+        *extra])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -35,8 +36,8 @@ def test_mailbox_add_then_poll_makes_tickets(app: Flask, imap: ImapAccount) -> N
     assert result.exit_code == 0, result.output
     assert "support: 1 new message(s)" in result.output
     mailbox = db.session.scalars(select(Mailbox)).one()
-    assert (mailbox.address, mailbox.imap_tls, mailbox.team is not None) == (
-        "support@helpdesk.test", False, True)
+    assert (mailbox.address, mailbox.imap_security, mailbox.team is not None) == (
+        "support@helpdesk.test", "none", True)
     ticket = db.session.scalars(select(Ticket)).one()
     assert (ticket.subject, ticket.team_id) == ("Via the command line", mailbox.team_id)
 
