@@ -10,11 +10,13 @@ The verdict is the most severe action any rule asked for:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
 from channels.email.addresses import split_plus
+from channels.email.bounces import detect as detect_bounce
 from channels.email.compose import LOOP_HEADER
 from channels.email.parse import ParsedEmail
 
@@ -25,6 +27,16 @@ DEFAULT_MAX_BYTES = 40 * 1024 * 1024
 #: acknowledgements, one new ticket per round (FreeScout #688).
 AUTOREPLY_LIMIT_PER_HOUR = 5
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
+#: Subjects responders give their notices, in the languages our customers write (Outlook,
+#: Exchange, Gmail vacation responder, QQ/163/Foxmail "自动回复", Lotus Notes, ...).
+_OUT_OF_OFFICE_SUBJECT = re.compile(
+    r"""^\s*(?:
+        auto(?:matic|matische)?[\s_-]*(?:reply|response|antwort)
+        | auto[\s_-]*(?:reply|response|réponse)
+        | out\s+of\s+(?:the\s+)?office | \bOOO\b | on\s+vacation | away\s+from\s+(?:the\s+)?office
+        | abwesenheitsnotiz | réponse\s+automatique | respuesta\s+automática
+        | 自动回复 | 自動回覆 | 自動回复 | 自动答复 | 不在办公室 | (?:休假|外出)(?:中|通知|自动)
+    )""", re.IGNORECASE | re.VERBOSE)
 
 
 class Action(StrEnum):
@@ -38,16 +50,25 @@ _SEVERITY = {action: rank for rank, action in enumerate(Action)}
 
 
 @dataclass(frozen=True, slots=True)
-class Inbound:
-    """What the rules look at: the parsed mail, its raw size, who "we" are, and how many
-    tickets its sender opened in the last hour."""
+class Context:
+    """What the rules need besides the mail: its raw size, who "we" are, the senders admins
+    blocked, and how many tickets the sender opened in the last hour."""
 
-    parsed: ParsedEmail
-    size: int
-    our_addresses: Collection[str]
-    mail_domain: str
+    size: int = 0
+    our_addresses: Collection[str] = ()
+    mail_domain: str = ""
     max_bytes: int = DEFAULT_MAX_BYTES
     recent_tickets_from_sender: int = 0
+    #: Whole addresses (``spam@example.com``) or domains (``@example.com``), lower case.
+    blocked_senders: Collection[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One mail as the rules see it."""
+
+    parsed: ParsedEmail
+    context: Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +106,31 @@ def _header(mail: Inbound, name: str) -> str:
     return (mail.parsed.header(name) or "").strip()
 
 
+def _unreadable(mail: Inbound) -> str | None:
+    return mail.parsed.problem
+
+
 def _own_loop_header(mail: Inbound) -> str | None:
+    domain = mail.context.mail_domain.lower()
     stamped = [value.strip().lower() for value in mail.parsed.header_values(LOOP_HEADER)]
-    return f"{LOOP_HEADER}: {mail.mail_domain}" if mail.mail_domain.lower() in stamped else None
+    return f"{LOOP_HEADER}: {domain}" if domain and domain in stamped else None
 
 
 def _from_our_address(mail: Inbound) -> str | None:
     sender = split_plus(mail.parsed.from_addr).base if mail.parsed.from_addr else ""
-    ours = {split_plus(address.lower()).base for address in mail.our_addresses}
+    ours = {split_plus(address.lower()).base for address in mail.context.our_addresses}
     return f"sender {sender} is one of our addresses" if sender in ours else None
+
+
+def _blocked_sender(mail: Inbound) -> str | None:
+    sender = mail.parsed.from_addr
+    if not sender:
+        return None
+    domain = "@" + sender.partition("@")[2]
+    for entry in mail.context.blocked_senders:
+        if entry in (sender, domain, domain[1:]):
+            return f"{sender} matches blocked sender {entry}"
+    return None
 
 
 def _no_sender(mail: Inbound) -> str | None:
@@ -101,23 +138,24 @@ def _no_sender(mail: Inbound) -> str | None:
 
 
 def _bounce(mail: Inbound) -> str | None:
-    # RFC 5321 §4.5.5: delivery reports are sent with a null reverse-path, which the
-    # delivering server records as "Return-Path: <>". RFC 3464 reports are
-    # multipart/report; report-type=delivery-status. Old MTAs only sign as MAILER-DAEMON.
+    # RFC 3464 reports and the plain-text reports of older mailers (see bounces.py); RFC 5321
+    # §4.5.5: delivery reports are sent with a null reverse-path, which the delivering server
+    # records as "Return-Path: <>". Old MTAs only sign as MAILER-DAEMON.
+    bounce = detect_bounce(mail.parsed)
+    if bounce is not None:
+        failed = ", ".join(bounce.recipients) or "no permanent failure"
+        return f"delivery report ({bounce.kind}): {failed}"
     if _header(mail, "Return-Path") == "<>":
         return "null Return-Path"
     local = mail.parsed.from_addr.partition("@")[0]
     if local in _BOUNCE_SENDERS:
         return f"sent by {mail.parsed.from_addr}"
-    content_type = _header(mail, "Content-Type").lower()
-    if content_type.startswith("multipart/report") and "delivery-status" in content_type:
-        return "delivery status notification"
     return None
 
 
 def _oversize(mail: Inbound) -> str | None:
-    if mail.size > mail.max_bytes:
-        return f"{mail.size} bytes > limit {mail.max_bytes}"
+    if mail.context.size > mail.context.max_bytes:
+        return f"{mail.context.size} bytes > limit {mail.context.max_bytes}"
     return None
 
 
@@ -135,6 +173,22 @@ def _autoreply_headers(mail: Inbound) -> str | None:
     return None
 
 
+def _auto_response_suppressed(mail: Inbound) -> str | None:
+    # MS-OXCMAIL 2.2.3.2.14: the sender asks for no automatic answers (Exchange sets it on
+    # its own notices and out-of-office replies).
+    value = _header(mail, "X-Auto-Response-Suppress").lower()
+    wanted = {token.strip() for token in value.split(",")}
+    return (f"X-Auto-Response-Suppress: {value}"
+            if wanted & {"all", "autoreply", "oof"} else None)
+
+
+def _out_of_office_subject(mail: Inbound) -> str | None:
+    # Many responders (QQ, 163, older Exchange, phones) set no header at all; their subject
+    # is the only mark.
+    subject = mail.parsed.subject
+    return f"subject {subject[:80]!r}" if _OUT_OF_OFFICE_SUBJECT.search(subject) else None
+
+
 def _bulk_precedence(mail: Inbound) -> str | None:
     # RFC 2076 §3.9 (non-standard, universally used by lists and responders).
     value = _header(mail, "Precedence").lower()
@@ -150,19 +204,24 @@ def _mailing_list(mail: Inbound) -> str | None:
 
 
 def _autoreply_rate(mail: Inbound) -> str | None:
-    if mail.recent_tickets_from_sender >= AUTOREPLY_LIMIT_PER_HOUR:
-        return f"{mail.recent_tickets_from_sender} new tickets from this sender in the last hour"
+    recent = mail.context.recent_tickets_from_sender
+    if recent >= AUTOREPLY_LIMIT_PER_HOUR:
+        return f"{recent} new tickets from this sender in the last hour"
     return None
 
 
 #: The rules, in order. Every rule runs (all hits are recorded); the order is the order the
 #: hits are shown in, most decisive first.
 RULES: tuple[Rule, ...] = (
+    # Bytes the parser could not read as a mail: an admin looks at them (raw kept, replayable).
+    Rule("unreadable", Action.QUARANTINE, _unreadable),
     # Our own mail coming back (forwarding loop, "Sent" folder polled as inbox): answering
     # it would loop forever, and it is not a customer's message.
     Rule("own-loop-header", Action.DROP, _own_loop_header),
     # Mail "from" our own support address is either a loop or spoofed; never a customer.
     Rule("from-own-address", Action.DROP, _from_our_address),
+    # Senders an admin blocked (spammers, a broken system mailing us in a loop).
+    Rule("blocked-sender", Action.DROP, _blocked_sender),
     # Without a sender there is nobody to open a ticket for; an admin looks at it.
     Rule("no-sender", Action.QUARANTINE, _no_sender),
     # Bounces need an admin (the address may be wrong), not a ticket and an acknowledgement
@@ -174,6 +233,8 @@ RULES: tuple[Rule, ...] = (
     # must never be answered automatically: two responders answering each other is a loop.
     Rule("auto-submitted", Action.ACCEPT_WITHOUT_AUTOREPLY, _auto_submitted),
     Rule("autoreply-header", Action.ACCEPT_WITHOUT_AUTOREPLY, _autoreply_headers),
+    Rule("auto-response-suppress", Action.ACCEPT_WITHOUT_AUTOREPLY, _auto_response_suppressed),
+    Rule("out-of-office", Action.ACCEPT_WITHOUT_AUTOREPLY, _out_of_office_subject),
     Rule("bulk-precedence", Action.ACCEPT_WITHOUT_AUTOREPLY, _bulk_precedence),
     Rule("mailing-list", Action.ACCEPT_WITHOUT_AUTOREPLY, _mailing_list),
     # The last guard against loops with responders that mark themselves in no way at all.
@@ -181,8 +242,10 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def vet(mail: Inbound, rules: tuple[Rule, ...] = RULES) -> Verdict:
-    """Run every rule; the verdict is the most severe action among the hits."""
+def vet(parsed: ParsedEmail, context: Context | None = None,
+        rules: tuple[Rule, ...] = RULES) -> Verdict:
+    """Run every rule on ``parsed``; the verdict is the most severe action among the hits."""
+    mail = Inbound(parsed, context or Context())
     hits = []
     for rule in rules:
         detail = rule.check(mail)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from channels.email.parse import parse_message
-from channels.email.vetting import AUTOREPLY_LIMIT_PER_HOUR, Action, Inbound, Verdict, vet
+import pytest
+
+from channels.email.parse import ParsedEmail, parse_message
+from channels.email.vetting import AUTOREPLY_LIMIT_PER_HOUR, Action, Context, Verdict, vet
 
 OURS = {"support@helpdesk.test", "billing@helpdesk.test"}
 
@@ -12,9 +14,9 @@ def _vet(headers: str = "", sender: str = "alice@customer.test", size: int = 100
          recent_tickets: int = 0) -> Verdict:
     raw = (f"From: {sender}\r\nTo: support@helpdesk.test\r\nSubject: hi\r\n"
            f"Message-ID: <a@b>\r\n{headers}\r\nbody").encode()
-    return vet(Inbound(parsed=parse_message(raw), size=size, our_addresses=OURS,
-                       mail_domain="helpdesk.test", max_bytes=10_000,
-                       recent_tickets_from_sender=recent_tickets))
+    return vet(parse_message(raw), Context(size=size, our_addresses=OURS,
+                                           mail_domain="helpdesk.test", max_bytes=10_000,
+                                           recent_tickets_from_sender=recent_tickets))
 
 
 def _rules(verdict: Verdict) -> list[str]:
@@ -85,3 +87,55 @@ def test_every_hit_is_recorded_and_the_most_severe_wins() -> None:
     assert verdict.action == Action.QUARANTINE
     assert _rules(verdict) == ["bounce", "auto-submitted"]
     assert "bounce: null Return-Path" in verdict.reason
+
+
+def _vet_subject(subject: str, headers: str = "") -> Verdict:
+    raw = (f"From: bob@customer.test\r\nTo: support@helpdesk.test\r\nSubject: {subject}\r\n"
+           f"Message-ID: <o@b>\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\n"
+           f"I am away.").encode()
+    return vet(parse_message(raw), Context(our_addresses=OURS, mail_domain="helpdesk.test"))
+
+
+@pytest.mark.parametrize("subject", [
+    "Automatic reply: Invoice 123", "Auto-Reply: your message", "Out of Office: back Monday",
+    "AutoReply", "自动回复: 发票问题", "自动回复：您的邮件已收到", "休假中 - 自动回复",
+    "Abwesenheitsnotiz: Rechnung", "Réponse automatique : facture", "自動回覆：您好",
+    "=?utf-8?B?6Ieq5Yqo5Zue5aSN?= 发票",
+])
+def test_out_of_office_subjects_get_no_autoreply(subject: str) -> None:
+    verdict = _vet_subject(subject)
+    assert verdict.action == Action.ACCEPT_WITHOUT_AUTOREPLY
+    assert _rules(verdict) == ["out-of-office"]
+
+
+@pytest.mark.parametrize("subject", ["Re: auto reply settings in your product",
+                                     "Office 365 login fails", "我的自动续费被扣了两次"])
+def test_subjects_merely_mentioning_such_words_are_accepted(subject: str) -> None:
+    assert _vet_subject(subject).action == Action.ACCEPT
+
+
+def test_x_auto_response_suppress_gets_no_autoreply() -> None:
+    verdict = _vet_subject("Question", "X-Auto-Response-Suppress: DR, OOF, AutoReply\r\n")
+    assert _rules(verdict) == ["auto-response-suppress"]
+    assert not verdict.allows_autoreply
+
+
+def test_blocked_sender_and_blocked_domain_are_dropped() -> None:
+    raw = _raw_from("spammer@junk.test")
+    by_address = vet(raw, Context(blocked_senders={"spammer@junk.test"}))
+    by_domain = vet(raw, Context(blocked_senders={"@junk.test"}))
+    other = vet(_raw_from("alice@customer.test"), Context(blocked_senders={"@junk.test"}))
+    assert (by_address.action, _rules(by_address)) == (Action.DROP, ["blocked-sender"])
+    assert by_domain.action == Action.DROP
+    assert other.action == Action.ACCEPT
+
+
+def test_unreadable_mail_is_quarantined_with_the_reason() -> None:
+    verdict = vet(parse_message(b"\x00\x01 not a mail"))
+    assert verdict.action == Action.QUARANTINE
+    assert verdict.hits[0].rule == "unreadable"
+    assert "not an email" in verdict.reason
+
+
+def _raw_from(sender: str) -> ParsedEmail:
+    return parse_message(f"From: {sender}\r\nSubject: hi\r\nMessage-ID: <x@y>\r\n\r\nhi".encode())
