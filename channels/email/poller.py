@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from flask import current_app
 from imapclient import SEEN, IMAPClient
 from sqlalchemy import select
+from sqlalchemy.exc import InvalidRequestError
 
 from channels.email.imap import connect
 from channels.email.locks import MailboxLock, mailbox_lock
@@ -81,7 +82,12 @@ def poll_mailbox(mailbox_id: int) -> int:
 
 def record_failure(mailbox_id: int, error: BaseException) -> None:
     """Roll back and note ``error`` on the mailbox, for the admins' health page."""
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except InvalidRequestError:
+        # The error came from an after-commit hook (an eager job): the session is between
+        # states and cannot roll back; start a fresh one.
+        db.session.remove()
     failed = db.session.get(Mailbox, mailbox_id)
     if failed is not None:
         failed.last_error = f"{type(error).__name__}: {error}"[:2000]
