@@ -56,6 +56,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "SURVEY_DELAY_SECONDS": _env_int("SURVEY_DELAY_SECONDS", 0),
         "SURVEY_LINK_MAX_AGE_SECONDS": _env_int("SURVEY_LINK_MAX_AGE_SECONDS", 30 * 24 * 3600),
         "MAIL_POLL_SECONDS": _env_int("MAIL_POLL_SECONDS", 30),
+        # Whether CC'd (and other To) addresses of customer mail join the ticket as participants.
+        "MAIL_CC_PARTICIPANTS": _env_bool("MAIL_CC_PARTICIPANTS", True),
         # IMAP IDLE is re-issued before servers drop it (RFC 2177: at least every 29 min).
         "MAIL_IDLE_SECONDS": _env_int("MAIL_IDLE_SECONDS", 25 * 60),
         # A mailbox's fetch lock lapses this long after its holder stops renewing it.

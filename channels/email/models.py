@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from helpdesk.teams.models import Team
 
 #: RawEmail.status: "new" (stored, not yet ingested), then one of the others.
-RAW_STATUSES = ("new", "ingested", "duplicate", "quarantined", "dropped")
+#: "bounce": a delivery failure report about our mail, put on its ticket (never a message).
+RAW_STATUSES = ("new", "ingested", "duplicate", "bounce", "quarantined", "dropped")
 #: OutboxEmail.status: "failed" is retried with backoff; "suppressed" was never sent
 #: because the recipient hit the per-address limit for automatic mail.
 OUTBOX_STATUSES = ("queued", "sent", "failed", "suppressed")
@@ -147,6 +148,9 @@ class RawEmail(Model):
         ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
     message_id: Mapped[str | None] = mapped_column(String(998))
     content_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: For a "duplicate": the earlier copy of the same mail (another mailbox, a re-fetch).
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_raw.id", ondelete="SET NULL"))
 
     mailbox: Mapped[Mailbox] = relationship()
 
@@ -178,3 +182,51 @@ class OutboxEmail(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ThreadReference(Model):
+    """The message index threading reads: every Message-ID we know, with its ticket.
+
+    ``seen`` rows are mail we hold. Unseen rows are *pending*: Message-IDs that a mail we
+    hold quoted (In-Reply-To / References) before the mail itself arrived, as happens when
+    delivery reorders a conversation. When the quoted mail turns up, it joins that ticket
+    (and a ticket opened meanwhile by another part of the conversation is merged in).
+
+    Unique on ``message_id``: two ingest jobs that would put one Message-ID on two tickets
+    collide here, and the loser's transaction is retried and then finds the winner's row.
+    """
+
+    __tablename__ = "email_thread_reference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"),
+                                           index=True)
+    seen: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UndeliverableAddress(Model):
+    """An address our mail bounced from for good. Automatic mail to it is not sent; agents
+    see the failure on the ticket. A later mail *from* the address clears it."""
+
+    __tablename__ = "email_undeliverable_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(254), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    raw_email_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_raw.id", ondelete="SET NULL"))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BlockedSender(Model):
+    """A sender whose mail is dropped by vetting: a whole address or ``@domain``."""
+
+    __tablename__ = "email_blocked_sender"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(254), unique=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from channels.email.models import Mailbox, RawEmail
-from helpdesk.db import db
+from channels.email.models import Mailbox, RawEmail, UndeliverableAddress
+from helpdesk.db import db, utcnow
 
 
 def mailbox_named(name: str) -> Mailbox | None:
@@ -30,22 +31,45 @@ class MailboxHealth:
     mailbox: Mailbox
     quarantined: int
     pending: int
+    #: When the oldest mail stored but not yet ingested was fetched (the intake's lag).
+    oldest_pending_at: datetime | None
+
+    @property
+    def lag(self) -> timedelta | None:
+        return utcnow() - self.oldest_pending_at if self.oldest_pending_at else None
 
 
 def mailbox_health() -> list[MailboxHealth]:
-    """Every mailbox with its count of quarantined and not-yet-ingested mail."""
-    counts = {
-        (mailbox_id, status): count for mailbox_id, status, count in db.session.execute(
-            select(RawEmail.mailbox_id, RawEmail.status, func.count(RawEmail.id))
-            .where(RawEmail.status.in_(("quarantined", "new")))
-            .group_by(RawEmail.mailbox_id, RawEmail.status))
-    }
-    return [MailboxHealth(mailbox, counts.get((mailbox.id, "quarantined"), 0),
-                          counts.get((mailbox.id, "new"), 0)) for mailbox in all_mailboxes()]
+    """Every mailbox with its quarantined and not-yet-ingested mail, and the oldest of those."""
+    rows = db.session.execute(
+        select(RawEmail.mailbox_id, RawEmail.status, func.count(RawEmail.id),
+               func.min(RawEmail.received_at))
+        .where(RawEmail.status.in_(("quarantined", "new")))
+        .group_by(RawEmail.mailbox_id, RawEmail.status))
+    counts = {(mailbox_id, status): (count, oldest)
+              for mailbox_id, status, count, oldest in rows}
+    health = []
+    for mailbox in all_mailboxes():
+        pending, oldest = counts.get((mailbox.id, "new"), (0, None))
+        quarantined = counts.get((mailbox.id, "quarantined"), (0, None))[0]
+        # min() over a UTCDateTime column comes back naive from SQLite.
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        health.append(MailboxHealth(mailbox, quarantined, pending, oldest))
+    return health
 
 
-def recently_set_aside(limit: int = 50) -> list[RawEmail]:
-    """The latest quarantined or dropped raw emails, newest first, for admins to review."""
-    return list(db.session.scalars(
-        select(RawEmail).where(RawEmail.status.in_(("quarantined", "dropped")))
-        .order_by(RawEmail.id.desc()).limit(limit)))
+def recently_set_aside(limit: int = 50, before_id: int | None = None) -> list[RawEmail]:
+    """The latest quarantined or dropped raw emails, newest first, for admins to review;
+    ``before_id`` continues the list below that row (keyset pagination)."""
+    query = select(RawEmail).where(RawEmail.status.in_(("quarantined", "dropped")))
+    if before_id is not None:
+        query = query.where(RawEmail.id < before_id)
+    return list(db.session.scalars(query.order_by(RawEmail.id.desc()).limit(limit)))
+
+
+def is_undeliverable(address: str) -> bool:
+    """Whether mail to ``address`` bounced for good (automatic mail to it is not sent)."""
+    return db.session.scalar(
+        select(UndeliverableAddress.id).where(UndeliverableAddress.address == address.lower())
+    ) is not None

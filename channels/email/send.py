@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from channels.email.addresses import normalize_address
 from channels.email.compose import Draft, OutgoingAttachment, compose_message
 from channels.email.models import SOURCE_PREFIX, Mailbox, OutboxEmail, RawEmail, raw_email_id_of
+from channels.email.queries import is_undeliverable
 from channels.email.threading import make_message_id, reply_address
 from helpdesk import jobs
 from helpdesk.db import db, utcnow
@@ -81,6 +82,10 @@ class SmtpOutboundMail:
             outbox.last_error = "automatic mail limit per recipient per hour reached"
             log.info("suppressed automatic mail to a recipient over the hourly limit "
                      "(ticket %s)", ticket.id)
+        elif mail.automatic and is_undeliverable(recipient):
+            # Our mail to it bounced for good: automatic mail would only bounce again.
+            outbox.status = "suppressed"
+            outbox.last_error = "recipient address is undeliverable (bounced)"
         db.session.add(outbox)
         db.session.flush()
         if outbox.status == "queued":

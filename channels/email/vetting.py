@@ -4,7 +4,8 @@ An ordered table of small rules (as Mailman's chains do): each looks at one thin
 returns a short detail when it hits. Every hit is kept with the verdict on the raw email, so
 "why was this not a ticket?" and "why did they get no acknowledgement?" have an answer.
 
-The verdict is the most severe action any rule asked for:
+Mail the parser could not read is quarantined with the parser's reason ("unreadable") before
+any rule runs. Otherwise the verdict is the most severe action any rule asked for:
 ``accept`` < ``accept-without-autoreply`` < ``quarantine`` < ``drop``.
 """
 
@@ -104,10 +105,6 @@ class Rule:
 
 def _header(mail: Inbound, name: str) -> str:
     return (mail.parsed.header(name) or "").strip()
-
-
-def _unreadable(mail: Inbound) -> str | None:
-    return mail.parsed.problem
 
 
 def _own_loop_header(mail: Inbound) -> str | None:
@@ -213,8 +210,6 @@ def _autoreply_rate(mail: Inbound) -> str | None:
 #: The rules, in order. Every rule runs (all hits are recorded); the order is the order the
 #: hits are shown in, most decisive first.
 RULES: tuple[Rule, ...] = (
-    # Bytes the parser could not read as a mail: an admin looks at them (raw kept, replayable).
-    Rule("unreadable", Action.QUARANTINE, _unreadable),
     # Our own mail coming back (forwarding loop, "Sent" folder polled as inbox): answering
     # it would loop forever, and it is not a customer's message.
     Rule("own-loop-header", Action.DROP, _own_loop_header),
@@ -246,6 +241,9 @@ def vet(parsed: ParsedEmail, context: Context | None = None,
         rules: tuple[Rule, ...] = RULES) -> Verdict:
     """Run every rule on ``parsed``; the verdict is the most severe action among the hits."""
     mail = Inbound(parsed, context or Context())
+    if parsed.problem:
+        # Every other rule would only report the emptiness of a mail that was not read.
+        return Verdict(Action.QUARANTINE, (Hit("unreadable", Action.QUARANTINE, parsed.problem),))
     hits = []
     for rule in rules:
         detail = rule.check(mail)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import Model, UTCDateTime, utcnow
@@ -51,12 +51,17 @@ class Ticket(Model):
     resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     solved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set when this ticket was merged into another: its messages now live there.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL"))
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     team: Mapped[Team | None] = relationship(lazy="joined")
     assignee: Mapped[Agent | None] = relationship(lazy="joined")
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan")
+    participants: Mapped[list[TicketParticipant]] = relationship(
+        order_by="TicketParticipant.id", cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def reference(self) -> str:
@@ -78,6 +83,9 @@ class Message(Model):
     body_text: Mapped[str] = mapped_column(Text, default="")
     #: Already sanitised with nh3's allow-list; still shown in a sandboxed iframe.
     body_html: Mapped[str | None] = mapped_column(Text)
+    #: The whole text as it arrived, when ``body_text`` is only its new part (the quoted
+    #: history and signature of an email reply removed); shown on request.
+    body_full: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(20))
     #: RFC 5322 Message-ID of the email that carried this message, ours or the customer's.
     rfc_message_id: Mapped[str | None] = mapped_column(String(998), index=True)
@@ -112,6 +120,22 @@ class Attachment(Model):
     inline: Mapped[bool] = mapped_column(default=False)
 
     message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class TicketParticipant(Model):
+    """Someone besides the requester who takes part in a ticket's conversation (a colleague
+    in CC). Their mail with the ticket's ``[#n]`` tag is trusted like the requester's."""
+
+    __tablename__ = "ticket_participant"
+    __table_args__ = (UniqueConstraint("ticket_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"),
+                                           index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
 
 
 class TicketEvent(Model):

@@ -30,6 +30,7 @@ from helpdesk.tickets.models import (
     Message,
     Ticket,
     TicketEvent,
+    TicketParticipant,
 )
 
 #: Statuses a new customer message moves back to "open": the team owes an answer again.
@@ -70,10 +71,12 @@ def _add_message(ticket: Ticket, *, kind: str, channel: str, body_text: str,
                  body_html: str | None, author_agent: Agent | None = None,
                  author_customer: Customer | None = None, rfc_message_id: str | None = None,
                  source_ref: str | None = None,
-                 attachments: Sequence[NewAttachment] = ()) -> Message:
+                 attachments: Sequence[NewAttachment] = (),
+                 body_full: str | None = None) -> Message:
     message = Message(
         ticket=ticket, kind=kind, channel=channel, body_text=body_text,
         body_html=sanitize_html(body_html) if body_html else None,
+        body_full=body_full if body_full and body_full != body_text else None,
         author_agent=author_agent, author_customer=author_customer,
         rfc_message_id=rfc_message_id, source_ref=source_ref)
     for item in attachments:
@@ -92,11 +95,12 @@ def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: st
                 team: Team | None = None, rfc_message_id: str | None = None,
                 source_ref: str | None = None, attachments: Sequence[NewAttachment] = (),
                 acknowledge: bool = True, origin: str | None = None,
-                tags: Sequence[str] = ()) -> Ticket:
+                tags: Sequence[str] = (), body_full: str | None = None) -> Ticket:
     """Open a ticket with the customer's first message; set SLA deadlines; acknowledge.
 
     ``acknowledge=False`` suppresses the acknowledgement mail (mail that must not be answered
-    automatically, such as auto-replies that still deserve a ticket).
+    automatically, such as auto-replies that still deserve a ticket). ``body_full``: the
+    whole text when ``body_text`` is only the new part of a reply.
     """
     if channel not in CHANNELS:
         raise InvalidChange(f"unknown channel {channel!r}")
@@ -113,7 +117,7 @@ def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: st
     message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
                            body_html=body_html, author_customer=customer,
                            rfc_message_id=rfc_message_id, source_ref=source_ref,
-                           attachments=attachments)
+                           attachments=attachments, body_full=body_full)
     policy = apply_sla(ticket)
     if policy:
         _record(ticket, SYSTEM, "sla", new=policy)
@@ -137,7 +141,8 @@ def add_customer_message(actor: Actor, ticket: Ticket, *, body_text: str, channe
                          body_html: str | None = None, rfc_message_id: str | None = None,
                          source_ref: str | None = None,
                          attachments: Sequence[NewAttachment] = (),
-                         author: Customer | None = None) -> Message:
+                         author: Customer | None = None,
+                         body_full: str | None = None) -> Message:
     """Add a customer's follow-up; a waiting or solved ticket goes back to "open".
 
     ``author`` is who wrote it when that is not the requester (a colleague in CC).
@@ -145,7 +150,7 @@ def add_customer_message(actor: Actor, ticket: Ticket, *, body_text: str, channe
     message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
                            body_html=body_html, author_customer=author or ticket.customer,
                            rfc_message_id=rfc_message_id, source_ref=source_ref,
-                           attachments=attachments)
+                           attachments=attachments, body_full=body_full)
     _record(ticket, actor, "message", new=channel)
     if ticket.status in _REOPENED_BY_CUSTOMER:
         _set_status(ticket, actor, "open")
@@ -173,14 +178,53 @@ def reply_to_customer(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: 
     return message
 
 
-def add_internal_note(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: str) -> Message:
+def add_internal_note(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: str,
+                      channel: str = "web") -> Message:
     """Add a note only agents see; the customer is not told."""
     if not body_text.strip():
         raise InvalidChange("a note needs text")
-    message = _add_message(ticket, kind="note", channel="web", body_text=body_text,
+    message = _add_message(ticket, kind="note", channel=channel, body_text=body_text,
                            body_html=None, author_agent=agent)
     _record(ticket, actor, "note")
     return message
+
+
+def record_event(actor: Actor, ticket: Ticket, kind: str, old: object = None,
+                 new: object = None) -> None:
+    """Write an entry in the ticket's history (for channel events such as a bounce)."""
+    _record(ticket, actor, kind, old, new)
+    db.session.flush()
+
+
+def add_participant(actor: Actor, ticket: Ticket, customer: Customer) -> bool:
+    """Make ``customer`` a participant of ``ticket`` (not the requester; idempotent).
+    Returns whether they were added now."""
+    if customer.id == ticket.customer_id or any(
+            participant.customer_id == customer.id for participant in ticket.participants):
+        return False
+    ticket.participants.append(TicketParticipant(customer=customer))
+    _record(ticket, actor, "participant", new=customer.email)
+    db.session.flush()
+    return True
+
+
+def merge_ticket(actor: Actor, source: Ticket, target: Ticket) -> None:
+    """Move every message and participant of ``source`` onto ``target`` and close
+    ``source`` as merged (its history says where it went). For one conversation that
+    arrived as two tickets."""
+    if source.id == target.id:
+        raise InvalidChange("a ticket cannot be merged into itself")
+    for message in list(source.messages):
+        message.ticket = target
+    for participant in list(source.participants):
+        add_participant(actor, target, participant.customer)
+    add_participant(actor, target, source.customer)
+    source.merged_into_id = target.id
+    _record(target, actor, "merged", old=source.reference, new=target.reference)
+    _record(source, actor, "merged", old=source.reference, new=target.reference)
+    _set_status(source, actor, "closed")
+    target.updated_at = utcnow()
+    db.session.flush()
 
 
 def _set_status(ticket: Ticket, actor: Actor, status: str) -> None:

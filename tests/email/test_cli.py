@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from channels.email import ingest
 from channels.email.models import Mailbox, RawEmail
-from channels.email.parse import ParsedEmail, UnparseableEmail
+from channels.email.parse import ParsedEmail, unreadable
 from helpdesk.db import db
 from helpdesk.teams.operations import create_team
 from helpdesk.tickets.models import Ticket
@@ -71,7 +71,7 @@ def test_replay_ingests_a_quarantined_mail_again_after_a_parser_fix(
     imap.deliver(customer_mail(subject="Tripped a parser bug"))
 
     def buggy_parser(raw: bytes) -> ParsedEmail:
-        raise UnparseableEmail("parser error: IndexError")
+        return unreadable(raw, "parser error: IndexError")
 
     with monkeypatch.context() as patch:
         patch.setattr(ingest, "parse_message", buggy_parser)

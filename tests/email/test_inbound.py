@@ -248,7 +248,9 @@ def test_out_of_office_reply_opens_a_ticket_without_acknowledgement(
     [raw_email] = _raw_emails()
     assert raw_email.verdict == "accept-without-autoreply"
     assert raw_email.hits == [{"rule": "auto-submitted", "action": "accept-without-autoreply",
-                               "detail": "Auto-Submitted: auto-replied"}]
+                               "detail": "Auto-Submitted: auto-replied"},
+                              {"rule": "out-of-office", "action": "accept-without-autoreply",
+                               "detail": "subject 'Out of office'"}]
     assert smtp_sink.messages == []
 
 

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from channels.email.parse import ParsedEmail, parse_message
 from channels.email.threading import (
+    agent_reply_address,
+    agent_token_from_address,
+    find_agent_token,
     find_thread,
     make_message_id,
     reply_address,
@@ -18,6 +21,12 @@ from channels.email.threading import (
 SECRET = "unit-test-secret"
 DOMAIN = "helpdesk.test"
 REQUESTERS = {1: "alice@customer.test", 7: "bob@customer.test"}
+PARTICIPANTS = {1: ["carol@customer.test"]}
+
+
+def _correspondents(ticket_id: int) -> list[str]:
+    requester = REQUESTERS.get(ticket_id)
+    return [requester, *PARTICIPANTS.get(ticket_id, [])] if requester else []
 
 
 def _mail(*, sender: str = "alice@customer.test", to: str = "support@helpdesk.test",
@@ -35,7 +44,7 @@ def _thread(parsed: ParsedEmail, known: dict[str, int] | None = None) -> tuple[i
 
     match = find_thread(parsed, secret=SECRET, mail_domain=DOMAIN,
                         ticket_for_message_ids=ticket_for_message_ids,
-                        requester_of=REQUESTERS.get)
+                        correspondents_of=_correspondents)
     return (match.ticket_id, match.reason) if match else None
 
 
@@ -102,3 +111,40 @@ def test_subject_tag_of_unknown_ticket_does_not_thread() -> None:
 
 def test_unrelated_mail_opens_a_new_conversation() -> None:
     assert _thread(_mail(in_reply_to="<unknown@elsewhere.test>")) is None
+
+
+def test_participants_subject_tag_threads() -> None:
+    assert _thread(_mail(sender="carol@customer.test", subject="Re: [#1] Question")) == (
+        1, "subject-tag")
+
+
+def test_participant_of_another_ticket_cannot_use_this_tag() -> None:
+    assert _thread(_mail(sender="carol@customer.test", subject="Re: [#7] Question")) is None
+
+
+def test_agent_token_round_trips_with_its_action() -> None:
+    address = agent_reply_address("support@helpdesk.test", 42, 7, "note", SECRET)
+    token = agent_token_from_address(address, SECRET)
+    assert token is not None
+    assert (token.ticket_id, token.agent_id, token.action) == (42, 7, "note")
+    assert find_agent_token(_mail(to=address), SECRET) == token
+
+
+def test_agent_token_with_another_agent_or_action_is_rejected() -> None:
+    address = agent_reply_address("support@helpdesk.test", 42, 7, "note", SECRET)
+    tag = address.split("+")[1].split("@")[0]
+    for forged in (tag.replace(".a7.", ".a8."), tag.replace(".note.", ".reply."),
+                   tag.replace("t42.", "t43.")):
+        assert agent_token_from_address(f"support+{forged}@helpdesk.test", SECRET) is None
+
+
+def test_customer_token_is_no_agent_token() -> None:
+    # Same secret, same ticket: the customer's Reply-To must not pass as an agent's.
+    customer = reply_address("support@helpdesk.test", 42, SECRET)
+    assert agent_token_from_address(customer, SECRET) is None
+    assert find_agent_token(_mail(to=customer), SECRET) is None
+
+
+def test_agent_token_signed_with_another_secret_is_rejected() -> None:
+    address = agent_reply_address("support@helpdesk.test", 42, 7, "reply", "other-secret")
+    assert agent_token_from_address(address, SECRET) is None

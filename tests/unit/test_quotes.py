@@ -59,9 +59,10 @@ Sent from my iPhone
 >
 > Does it work now?
 """
+# RFC 3676's separator is "-- " with a trailing space.
 THUNDERBIRD = """It crashes again at step 3.
 
--- 
+""" + "-- " + """
 Carla Rossi
 Rossi Design
 
