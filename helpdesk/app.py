@@ -101,7 +101,7 @@ def _register_core(app: Flask) -> None:
     from flask_babel import get_locale
     from flask_babel import lazy_gettext as _l
 
-    from helpdesk.navigation import console_links, register_console_link
+    from helpdesk.navigation import console_links, register_console_link, source_link
 
     register_console_link(app, _l("Tickets"), "tickets.queue")
     register_console_link(app, _l("Satisfaction"), "reports.csat")
@@ -109,6 +109,7 @@ def _register_core(app: Flask) -> None:
     register_console_link(app, _l("Teams"), "auth.teams", admin_only=True)
     register_console_link(app, _l("Failed jobs"), "reports.failed_jobs", admin_only=True)
     app.jinja_env.globals["console_links"] = console_links
+    app.jinja_env.globals["source_link"] = source_link
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["duration"] = format_duration
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 
 _KEY = "helpdesk.console_links"
+_SOURCE_KEY = "helpdesk.source_links"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +25,20 @@ def register_console_link(app: Flask, label: str, endpoint: str, admin_only: boo
 
 def console_links() -> list[ConsoleLink]:
     return list(current_app.extensions.get(_KEY, []))
+
+
+def register_source_link(app: Flask, link: Callable[[str], str | None]) -> None:
+    """Let an outer package link a message's ``source_ref`` (the raw email it came from) to
+    a page showing that original; ``link`` answers ``None`` for references not its own."""
+    app.extensions.setdefault(_SOURCE_KEY, []).append(link)
+
+
+def source_link(reference: str | None) -> str | None:
+    """The URL showing the original a message came from, if a package knows one."""
+    if not reference:
+        return None
+    for link in current_app.extensions.get(_SOURCE_KEY, []):
+        url: str | None = link(reference)
+        if url:
+            return url
+    return None

@@ -6,11 +6,11 @@ inbound email").
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
 
 from helpdesk.jobs import register_embedded_service, register_periodic
-from helpdesk.navigation import register_console_link
+from helpdesk.navigation import register_console_link, register_source_link
 from helpdesk.ports import register_outbound_mail
 
 
@@ -32,3 +32,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(mailbox_cli)
     register_console_link(app, _l("Mailboxes"), "email.mailboxes", admin_only=True)
+    register_source_link(app, _original_link)
+
+
+def _original_link(reference: str) -> str | None:
+    from channels.email.models import raw_email_id_of
+
+    raw_email_id = raw_email_id_of(reference)
+    return url_for("email.original", raw_email_id=raw_email_id) if raw_email_id else None

@@ -1,19 +1,110 @@
-"""The admins' mailbox health page: is mail coming in, and what was set aside."""
+"""The email console: mailbox health, mail set aside (with re-ingest), and the original of any
+mail we took in, shown as text or downloaded byte for byte."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from email.header import decode_header, make_header
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from channels.email.ingest import replay
+from channels.email.models import RawEmail
 from channels.email.queries import mailbox_health, recently_set_aside
-from helpdesk.auth.rules import admin_required
+from helpdesk.auth.rules import admin_required, ticket_for
+from helpdesk.db import db
 
 bp = Blueprint("email", __name__, template_folder="templates")
+
+#: "Show original" renders at most this much of a mail; the download has all of it.
+ORIGINAL_SHOWN_BYTES = 1024 * 1024
+SET_ASIDE_PAGE = 50
 
 
 @bp.get("/console/mailboxes")
 @login_required
 @admin_required
 def mailboxes() -> str:
-    return render_template("email/mailboxes.html", health=mailbox_health(),
-                           set_aside=recently_set_aside())
+    return render_template("email/mailboxes.html", health=mailbox_health())
+
+
+@bp.get("/console/mail/set-aside")
+@login_required
+@admin_required
+def set_aside() -> str:
+    """Quarantined and dropped mail with the verdict and the rules that fired."""
+    before = request.args.get("before", type=int)
+    rows = recently_set_aside(SET_ASIDE_PAGE, before_id=before)
+    more = rows[-1].id if len(rows) == SET_ASIDE_PAGE else None
+    return render_template("email/set_aside.html", rows=rows, more=more)
+
+
+@bp.post("/console/mail/<int:raw_email_id>/reingest")
+@login_required
+@admin_required
+def reingest(raw_email_id: int) -> Response:
+    raw_email = db.session.get(RawEmail, raw_email_id)
+    if raw_email is None:
+        abort(404)
+    try:
+        replay(raw_email)
+    except ValueError:
+        flash(_("This mail is not set aside any more."), "error")
+        return redirect(url_for("email.set_aside"))
+    db.session.commit()
+    if raw_email.ticket_id:
+        flash(_("Ingested again: ticket #%(number)s.", number=raw_email.ticket_id), "success")
+    else:
+        flash(_("Ingested again: %(status)s (%(reason)s).", status=raw_email.status,
+                reason=raw_email.error or "-"), "error")
+    return redirect(url_for("email.set_aside"))
+
+
+@bp.get("/console/mail/<int:raw_email_id>/original")
+@login_required
+def original(raw_email_id: int) -> str:
+    """The mail's headers and source as text (escaped by the template), never rendered."""
+    raw_email = _raw_email_for_viewer(raw_email_id)
+    raw = raw_email.raw
+    headers = [(name, _readable_header(value)) for name, value in
+               BytesHeaderParser(policy=compat32).parsebytes(raw).raw_items()]
+    source = raw[:ORIGINAL_SHOWN_BYTES].decode("utf-8", errors="replace")
+    return render_template("email/original.html", raw_email=raw_email, headers=headers,
+                           source=source, truncated=len(raw) > ORIGINAL_SHOWN_BYTES)
+
+
+@bp.get("/console/mail/<int:raw_email_id>.eml")
+@login_required
+def download(raw_email_id: int) -> Response:
+    """The mail byte for byte, as a download (``message/rfc822``, RFC 2046 §5.2.1)."""
+    raw_email = _raw_email_for_viewer(raw_email_id)
+    response = Response(raw_email.raw, mimetype="message/rfc822")
+    response.headers["Content-Disposition"] = f'attachment; filename="mail-{raw_email.id}.eml"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _raw_email_for_viewer(raw_email_id: int) -> RawEmail:
+    """Admins see any mail; an agent only mail on a ticket they may see (404 otherwise)."""
+    raw_email = db.session.get(RawEmail, raw_email_id)
+    if raw_email is None:
+        abort(404)
+    if not current_user.is_admin:
+        if raw_email.ticket_id is None:
+            abort(404)
+        ticket_for(current_user, raw_email.ticket_id)
+    return raw_email
+
+
+def _readable_header(value: str) -> str:
+    """A header value with RFC 2047 words decoded; raw 8-bit bytes shown as replacement
+    characters rather than breaking the page."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return str(make_header(decode_header(text)))
+    except (LookupError, UnicodeError, ValueError):  # an unknown or lying charset
+        return text

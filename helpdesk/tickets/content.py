@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 
 import nh3
 
@@ -53,3 +55,36 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
     name = _INVISIBLE.sub("", name)
     name = _UNSAFE_NAME_CHARS.sub("_", name).strip(" .")
     return name[:255] or fallback
+
+
+#: Inline images shown in the formatted view: raster types only (an SVG can carry script),
+#: and small enough to embed.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+INLINE_IMAGE_MAX_BYTES = 2 * 1024 * 1024
+_CID_SOURCE = re.compile(r'src="cid:([^"]+)"')
+
+
+def content_id_key(content_id: str) -> str:
+    """A Content-ID as ``cid:`` URLs name it (RFC 2392): without the angle brackets."""
+    return content_id.strip().strip("<>").strip().lower()
+
+
+def embed_inline_images(html: str, images: Mapping[str, tuple[str, int]],
+                        read: Callable[[str], bytes]) -> str:
+    """Replace ``cid:`` image sources in sanitised ``html`` by ``data:`` URLs.
+
+    ``images`` maps a Content-ID key (:func:`content_id_key`) to (content type, size) of a
+    part on the same message; ``read`` loads a part's bytes by that key. Only raster images
+    up to :data:`INLINE_IMAGE_MAX_BYTES` are embedded, so the sandboxed view (whose CSP
+    allows ``data:`` images and nothing else) shows them without a request to anyone;
+    anything else keeps its dead ``cid:`` source.
+    """
+    def replace(match: re.Match[str]) -> str:
+        key = content_id_key(match.group(1))
+        content_type, size = images.get(key, ("", 0))
+        if content_type not in INLINE_IMAGE_TYPES or size > INLINE_IMAGE_MAX_BYTES:
+            return match.group(0)
+        encoded = base64.b64encode(read(key)).decode("ascii")
+        return f'src="data:{content_type};base64,{encoded}"'
+
+    return _CID_SOURCE.sub(replace, html)

@@ -30,6 +30,7 @@ from helpdesk.surveys.queries import surveys_for_ticket
 from helpdesk.teams.models import Team
 from helpdesk.teams.queries import all_teams
 from helpdesk.tickets import storage
+from helpdesk.tickets.content import content_id_key, embed_inline_images
 from helpdesk.tickets.forms import (
     PRIORITY_LABELS,
     STATUS_LABELS,
@@ -202,6 +203,11 @@ def message_html(message_id: int) -> Response:
     if message is None or not message.body_html or not can_view_ticket(current_user,
                                                                          message.ticket):
         abort(404)
-    response = current_app.response_class(message.body_html, mimetype="text/html")
+    parts = {content_id_key(part.content_id): part for part in message.attachments
+             if part.content_id}
+    html = embed_inline_images(
+        message.body_html, {key: (part.content_type, part.size) for key, part in parts.items()},
+        lambda key: storage.path_of(parts[key].storage_name).read_bytes())
+    response = current_app.response_class(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src data:"
     return response
