@@ -116,10 +116,12 @@ class IntakeStack:
                                                  "mailbox", "watch"])
 
     def worker(self, number: int = 0, *queues: str, simple: bool = False) -> Process:
+        """An ``rq worker`` as the README runs it; ``simple`` runs jobs in the worker process
+        itself (no work horse), so its memory can be measured."""
+        worker_class = "rq.worker.SimpleWorker" if simple else "helpdesk.jobs.Worker"
         command = [str(BIN / "rq"), "worker", "--url", self.env["HELPDESK_REDIS_URL"],
+                   "--worker-class", worker_class,
                    "--name", f"intake-{number}-{time.monotonic_ns()}", *(queues or ("inbound",))]
-        if simple:  # jobs in the worker process itself (to measure its memory)
-            command += ["--worker-class", "rq.worker.SimpleWorker"]
         return self._start(f"worker-{number}", command)
 
     def _start(self, name: str, command: list[str]) -> Process:
