@@ -3,6 +3,7 @@ or XOAUTH2 login."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +43,11 @@ def connect(mailbox: Mailbox, *, timeout: float = IMAP_TIMEOUT_SECONDS) -> Itera
     finally:
         try:
             client.logout()
-        except Exception:  # the connection may already be gone; nothing left to close
-            client.shutdown()
+        except Exception:
+            # The connection may already be gone (a failed TLS handshake closes it); closing
+            # must never hide the error that brought us here.
+            with contextlib.suppress(OSError):
+                client.shutdown()
 
 
 def _tls_context() -> ssl.SSLContext:
