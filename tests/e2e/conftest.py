@@ -168,7 +168,7 @@ def helpdesk(tmp_path: Path, smtp: SmtpSink) -> Iterator[Helpdesk]:
                  "--password", admin_password)
         _run_cli(env, "mailbox", "add", "--name", "support", "--address", SUPPORT_ADDRESS,
                  "--imap-host", dovecot.host, "--imap-port", str(dovecot.port),
-                 "--username", IMAP_USER, "--password", imap_password, "--no-tls")
+                 "--username", IMAP_USER, "--password", imap_password, "--security", "none")
         process, base_url, stderr_path = _serve(env, tmp_path)
         try:
             yield Helpdesk(base_url=base_url, process=process, stderr_path=stderr_path,

@@ -120,8 +120,9 @@ def test_rq_cron_schedules_mail_polling(production_env, tmp_path):
         while inbound.count == 0 and time.monotonic() < deadline:
             assert cron.poll() is None, (tmp_path / "cron.log").read_text()[-3000:]
             time.sleep(0.2)
-        [job] = inbound.get_jobs()
-        assert job.func_name == "helpdesk.jobs.execute"
-        assert job.args[0] == "channels.email.poller.poll_all"
+        jobs = inbound.get_jobs()
+        assert {job.func_name for job in jobs} == {"helpdesk.jobs.execute"}
+        # Beside the safety-net poll, the inbound queue gets the sweep for lost ingest jobs.
+        assert "channels.email.poller.poll_all" in {job.args[0] for job in jobs}
     finally:
         _stop(cron)
