@@ -1,0 +1,1 @@
+"""automation domain: routing rules, assignment, time-based automations."""
