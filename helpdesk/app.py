@@ -87,6 +87,7 @@ def _init_login(app: Flask) -> None:
 def _register_core(app: Flask) -> None:
     from helpdesk import jobs  # noqa: F401  (registers the JobFailure model)
     from helpdesk.auth.views import bp as auth_bp
+    from helpdesk.automation import init_app as init_automation
     from helpdesk.reports.views import bp as reports_bp
     from helpdesk.surveys.subscribers import connect_subscribers
     from helpdesk.surveys.views import bp as surveys_bp
@@ -97,6 +98,7 @@ def _register_core(app: Flask) -> None:
     app.register_blueprint(surveys_bp)
     app.register_blueprint(reports_bp)
     connect_subscribers(app)
+    init_automation(app)
 
     from flask_babel import get_locale
     from flask_babel import lazy_gettext as _l

@@ -56,6 +56,7 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "SURVEY_DELAY_SECONDS": _env_int("SURVEY_DELAY_SECONDS", 0),
         "SURVEY_LINK_MAX_AGE_SECONDS": _env_int("SURVEY_LINK_MAX_AGE_SECONDS", 30 * 24 * 3600),
         "MAIL_POLL_SECONDS": _env_int("MAIL_POLL_SECONDS", 30),
+        "AUTOMATION_SWEEP_SECONDS": _env_int("AUTOMATION_SWEEP_SECONDS", 300),
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
         "FORM_RATE_LIMIT": _env("FORM_RATE_LIMIT", "30 per minute"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
