@@ -96,7 +96,7 @@ def test_a_routing_priority_change_on_update_recomputes_the_sla(billing):
 
 
 def test_assign_action_names_an_agent(any_db_app):
-    team, (li,) = make_team("Support", ["Li"], auto_assign=False)
+    _team, (li,) = make_team("Support", ["Li"], auto_assign=False)
     make_rule("Li takes printers", ["keyword printer"], ["team Support", "assign li@example.com"])
     assert make_ticket().assignee_id == li.id
 
