@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
@@ -15,10 +16,12 @@ from helpdesk.sla.calendar import ALWAYS_OPEN, BusinessCalendar
 from helpdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy, SlaSegment, SlaTicket
 from helpdesk.sla.policy import (
     ClockKind,
+    Piece,
     Policy,
     Segment,
     TicketFacts,
     choose_policy,
+    clock_timeline,
     evaluate_clock,
     parse_conditions,
     parse_escalations,
@@ -240,3 +243,39 @@ def compliance(dimension: str, since: datetime, now: datetime) -> list[Complianc
         .where(SlaClock.target_minutes.is_not(None), SlaClock.started_at >= since)
         .group_by(label).order_by(label))
     return [ComplianceRow(str(name), int(met or 0), int(late or 0)) for name, met, late in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ClockView:
+    clock: SlaClock
+    #: Time left (negative: overdue) for a running clock; None otherwise.
+    remaining: timedelta | None
+    timeline: list[Piece]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPanel:
+    policy_name: str | None
+    calendar_name: str | None
+    explanation: list[Any]
+    clocks: list[ClockView]
+
+
+def ticket_panel(ticket: Ticket, now: datetime) -> TicketPanel:
+    """What the ticket page shows about the SLA: each clock with its timeline, and why this
+    policy applies (or why none does)."""
+    state = db.session.get(SlaTicket, ticket.id)
+    row = db.session.get(SlaPolicy, state.policy_id) if state and state.policy_id else None
+    policy = policy_of(row) if row else None
+    segments = ledger(ticket.id)
+    views = []
+    for clock in ticket_clocks(ticket.id):
+        kind: ClockKind = clock.kind  # type: ignore[assignment]
+        target = policy.target(ticket.priority, kind) if policy else None
+        timeline = [] if policy is None or target is None else clock_timeline(
+            policy, kind, target, clock.started_at, clock.stopped_at, segments, now)
+        remaining = clock.due_at - now if clock.status == "running" and clock.due_at else None
+        views.append(ClockView(clock, remaining, timeline))
+    return TicketPanel(row.name if row else None,
+                       row.calendar.name if row and row.calendar else None,
+                       state.explanation if state else [], views)

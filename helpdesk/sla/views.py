@@ -4,6 +4,7 @@ compliance report."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -14,23 +15,39 @@ from werkzeug.wrappers import Response
 from helpdesk.auth.queries import active_agents
 from helpdesk.auth.rules import admin_required
 from helpdesk.db import db, utcnow
-from helpdesk.sla.calendar import format_dates, format_weekly_hours, parse_dates, \
-    parse_weekly_hours
+from helpdesk.sla.calendar import (
+    CalendarError,
+    format_dates,
+    format_weekly_hours,
+    parse_dates,
+    parse_weekly_hours,
+    zone_named,
+)
 from helpdesk.sla.forms import CalendarForm, PolicyForm, TeamLeadForm
 from helpdesk.sla.models import SlaCalendar, SlaPolicy, SlaTeamLead
 from helpdesk.sla.operations import save_calendar, save_policy, set_team_lead
 from helpdesk.sla.queries import (
     DIMENSIONS,
+    TicketPanel,
     all_calendars,
     calendar_of,
     compliance,
     dry_run,
     policy_of,
     policy_rows,
+    reply_by,
+    ticket_panel,
 )
 from helpdesk.teams.queries import all_teams
+from helpdesk.tickets.models import Ticket
 
 bp = Blueprint("sla", __name__, url_prefix="/console/sla")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyBy:
+    iso: str
+    text: str
 
 
 @bp.get("/report")
@@ -132,3 +149,24 @@ def _draft(row: SlaPolicy | None, form: PolicyForm) -> SlaPolicy:
         targets=json.loads(form.targets.data or "{}"),
         pauses=json.loads(form.pauses.data or "{}"), warn_share=form.warn_share.data,
         escalations=json.loads(form.escalations.data or "[]"))
+
+
+@bp.app_template_global("sla_reply_by")
+def reply_by_for_customer(ticket_id: int, timezone: str | None = None) -> ReplyBy | None:
+    """The first-reply deadline in the customer's timezone (their CRM profile's, else the
+    one given, else the policy calendar's): for the acknowledgement and the portal."""
+    found = reply_by(ticket_id)
+    if found is None:
+        return None
+    due, calendar_zone = found
+    try:
+        zone = zone_named(timezone or calendar_zone)
+    except CalendarError:
+        zone = zone_named(calendar_zone)
+    local = due.astimezone(zone)
+    return ReplyBy(due.isoformat(), f"{local:%Y-%m-%d %H:%M} ({zone.key})")
+
+
+@bp.app_template_global("sla_panel")
+def sla_panel(ticket: Ticket) -> TicketPanel:
+    return ticket_panel(ticket, utcnow())
