@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import lazyload
 
 from helpdesk.actors import SYSTEM
 from helpdesk.auth.models import Agent
@@ -27,14 +28,19 @@ def team_assignment(team_id: int, *, lock: bool = False) -> TeamAssignment:
     locks; there, the ticket write that precedes assignment already holds the database's
     single write lock, which serialises the same way.
     """
-    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(TeamAssignment).values(
-        team_id=team_id, strategy="round_robin", auto_assign=False,
-    ).on_conflict_do_nothing(index_elements=["team_id"]))
     statement = select(TeamAssignment).where(TeamAssignment.team_id == team_id)
     if lock:
         statement = statement.with_for_update()
-    return db.session.scalars(statement.execution_options(populate_existing=True)).one()
+    statement = statement.execution_options(populate_existing=True)
+    settings = db.session.scalars(statement).one_or_none()
+    if settings is None:
+        # Two first assignments may race to create the row: the loser's insert does nothing.
+        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(TeamAssignment).values(
+            team_id=team_id, strategy="round_robin", auto_assign=False,
+        ).on_conflict_do_nothing(index_elements=["team_id"]))
+        settings = db.session.scalars(statement).one()
+    return settings
 
 
 def _on_shift(agent: Agent, now: datetime) -> bool:
@@ -58,7 +64,8 @@ def open_loads(agent_ids: list[int]) -> dict[int, int]:
 def team_candidates(team_id: int, now: datetime) -> list[Candidate]:
     agents = list(db.session.scalars(
         select(Agent).join(team_membership, team_membership.c.agent_id == Agent.id)
-        .where(team_membership.c.team_id == team_id, Agent.active)))
+        .where(team_membership.c.team_id == team_id, Agent.active)
+        .options(lazyload(Agent.teams))))  # the candidates' other teams are not needed
     loads = open_loads([agent.id for agent in agents])
     return [Candidate(agent_id=agent.id, name=agent.name, status=agent.status,
                       on_shift=_on_shift(agent, now), load=loads.get(agent.id, 0),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -54,6 +54,8 @@ class Condition:
     negate: bool = False
     #: Parsed once when the rule is read (business hours only).
     schedule: WeeklySchedule | None = None
+    #: ``values`` case-folded once, for matching.
+    folded: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.field} {'not ' if self.negate else ''}{', '.join(self.values)}"
@@ -146,7 +148,7 @@ def parse_condition(line: str) -> Condition:
         raise RuleSyntaxError(f"{line!r}: no value to compare with")
     if field == "priority" and not set(values) <= set(PRIORITIES):
         raise RuleSyntaxError(f"{line!r}: priorities are {', '.join(PRIORITIES)}")
-    return Condition(field, values, negate)
+    return Condition(field, values, negate, folded=tuple(map(_fold, values)))
 
 
 def parse_action(line: str) -> Action:
@@ -176,14 +178,26 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def _first_found(needles: Iterable[str], haystack: str) -> str | None:
-    folded = _fold(haystack)
-    return next((needle for needle in needles if _fold(needle) in folded), None)
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    """Subject and body case-folded once per evaluation, not once per keyword condition."""
+
+    subject: str
+    body: str
+
+    @classmethod
+    def of(cls, facts: TicketFacts) -> _Texts:
+        return cls(_fold(facts.subject), _fold(facts.body))
 
 
-def _check(condition: Condition, facts: TicketFacts) -> ConditionCheck:
+def _first_found(condition: Condition, folded_text: str) -> str | None:
+    return next((value for value, folded in zip(condition.values, condition.folded, strict=True)
+                 if folded in folded_text), None)
+
+
+def _check(condition: Condition, facts: TicketFacts, texts: _Texts) -> ConditionCheck:
     field, values = condition.field, condition.values
-    wanted = {_fold(value) for value in values}
+    wanted = set(condition.folded)
     found: str | None
     if field in ("channel", "origin", "team", "tier", "company", "priority"):
         actual = str(getattr(facts, field))
@@ -191,21 +205,21 @@ def _check(condition: Condition, facts: TicketFacts) -> ConditionCheck:
         detail = f"{field} is {actual or '(none)'}"
     elif field == "sender_domain":
         domain = _fold(facts.sender_email.rpartition("@")[2])
-        found = next((value for value in values
-                      if domain == _fold(value) or domain.endswith("." + _fold(value))), None)
+        found = next((value for value, folded in zip(values, condition.folded, strict=True)
+                      if domain == folded or domain.endswith("." + folded)), None)
         detail = f"sender domain is {domain or '(none)'}"
     elif field in ("customer_tag", "ticket_tag"):
         tags = facts.customer_tags if field == "customer_tag" else facts.ticket_tags
         found = next((tag for tag in tags if _fold(tag) in wanted), None)
         detail = f"{field.replace('_', ' ')}s are {', '.join(tags) or '(none)'}"
     elif field == "subject_keyword":
-        found = _first_found(values, facts.subject)
+        found = _first_found(condition, texts.subject)
         detail = f"subject contains {found!r}" if found else "subject has none of the keywords"
     elif field == "keyword":
-        found = _first_found(values, facts.subject)
+        found = _first_found(condition, texts.subject)
         where = "subject"
         if found is None:
-            found, where = _first_found(values, facts.body), "message"
+            found, where = _first_found(condition, texts.body), "message"
         detail = f"{where} contains {found!r}" if found else "no keyword in subject or message"
     else:  # business_hours
         assert condition.schedule is not None and facts.now is not None
@@ -218,7 +232,8 @@ def _check(condition: Condition, facts: TicketFacts) -> ConditionCheck:
 
 def check_rule(rule: Rule, facts: TicketFacts) -> tuple[ConditionCheck, ...]:
     """Every condition of ``rule`` checked against ``facts`` (for the admin's test page)."""
-    return tuple(_check(condition, facts) for condition in rule.conditions)
+    texts = _Texts.of(facts)
+    return tuple(_check(condition, facts, texts) for condition in rule.conditions)
 
 
 def _after(action: Action, facts: TicketFacts) -> TicketFacts:
@@ -236,17 +251,30 @@ def _after(action: Action, facts: TicketFacts) -> TicketFacts:
     return facts
 
 
+def _matching_checks(rule: Rule, facts: TicketFacts,
+                     texts: _Texts) -> tuple[ConditionCheck, ...] | None:
+    """The checks of a matching rule; None at the first miss (only matches are explained)."""
+    checks = []
+    for condition in rule.conditions:
+        check = _check(condition, facts, texts)
+        if not check.matched:
+            return None
+        checks.append(check)
+    return tuple(checks)
+
+
 def evaluate(rules: Sequence[Rule], facts: TicketFacts, event: str) -> list[RuleMatch]:
     """The rules that apply, in order, each with the checks that made it match.
 
     A rule runs at most once per event, so its own actions never trigger it again.
     """
     matches: list[RuleMatch] = []
+    texts = _Texts.of(facts)  # actions never change subject or body
     for rule in rules:
         if event not in rule.events:
             continue
-        checks = check_rule(rule, facts)
-        if not all(check.matched for check in checks):
+        checks = _matching_checks(rule, facts, texts)
+        if checks is None:
             continue
         matches.append(RuleMatch(rule, checks))
         for action in rule.actions:
