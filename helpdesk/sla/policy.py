@@ -250,7 +250,7 @@ def _pieces(policy: Policy, kind: ClockKind, started_at: datetime, until: dateti
         end = segment.end
         if end is not None and end <= start:
             continue
-        if start >= until:
+        if start > until or (start == until and end is not None):
             break
         if end is not None and end > until:
             end = until
