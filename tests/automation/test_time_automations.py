@@ -136,3 +136,21 @@ def _compiled_due_query(due_tickets, automation):
         literal = f"'{value}'" if isinstance(value, str) else str(value)
         statement = statement.replace("?", literal, 1)
     return statement
+
+
+def test_a_migrated_installation_has_the_default_automations(tmp_path, smtp_sink):
+    from flask_migrate import upgrade
+
+    from helpdesk.app import MIGRATIONS_DIR
+    from helpdesk.automation.models import TimeAutomation
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'fresh.sqlite'}", tmp_path, smtp_sink)
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+        rows = db.session.query(TimeAutomation).order_by(TimeAutomation.id).all()
+        assert [(a.status, a.after_hours, a.action, a.enabled) for a in rows] == [
+            ("pending", 72, "remind", True), ("pending", 240, "solve", True),
+            ("solved", 96, "close", True)]
+        assert "{ticket}" in rows[0].message
+        db.engine.dispose()
