@@ -8,6 +8,8 @@ matched.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import func, select
 
 from helpdesk.actors import SYSTEM
@@ -15,6 +17,7 @@ from helpdesk.auth.queries import agent_by_email
 from helpdesk.automation.assignment import assign_by_strategy, auto_assigns
 from helpdesk.automation.models import RoutingRule
 from helpdesk.db import db, utcnow
+from helpdesk.sla.queries import all_calendars, calendar_of
 from helpdesk.teams.models import Team
 from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import Message, Ticket
@@ -51,12 +54,19 @@ def ticket_facts(ticket: Ticket) -> TicketFacts:
                                         Message.kind == "customer")
         .order_by(Message.id.desc()).limit(1))
     customer = ticket.customer
+    now = utcnow()
     return TicketFacts(
         channel=ticket.channel, origin=ticket.origin or "", sender_email=customer.email,
         subject=ticket.subject, body=latest or "", priority=ticket.priority,
         team=ticket.team.name if ticket.team else "", tier=customer.tier or "",
         company=customer.company or "", customer_tags=tuple(customer.tags or ()),
-        ticket_tags=tuple(ticket.tags or ()), now=utcnow())
+        ticket_tags=tuple(ticket.tags or ()), open_calendars=open_calendars(now), now=now)
+
+
+def open_calendars(now: datetime) -> tuple[str, ...]:
+    """The business calendars (the SLA's, with holidays and make-up workdays) open at ``now``."""
+    return tuple(row.name for row in all_calendars()
+                 if calendar_of(row).open_intervals(now, now + timedelta(minutes=1)))
 
 
 def route_ticket(ticket: Ticket, event: str) -> list[str]:

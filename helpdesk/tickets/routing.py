@@ -11,6 +11,7 @@ Admins write conditions and actions one per line, so a rule reads back as it is 
     channel email                   sender_domain acme.com, acme.cn
     keyword refund, 退款             tier not VIP
     business_hours not Asia/Shanghai; mon-fri 09:00-18:00
+    calendar not China support      (a business calendar: holidays and 调休 included)
 
     team Billing                    priority high
     add_tags refund                 assign strategy
@@ -35,7 +36,7 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 CONDITION_FIELDS = (
     "channel", "origin", "team", "sender_domain", "subject_keyword", "keyword", "tier",
-    "customer_tag", "company", "ticket_tag", "priority", "business_hours",
+    "customer_tag", "company", "ticket_tag", "priority", "calendar", "business_hours",
 )
 #: Actions and whether they take a value. "assign" takes an agent's email or "strategy".
 ACTION_KINDS = {"team": True, "priority": True, "add_tags": True, "remove_tags": True,
@@ -98,6 +99,8 @@ class TicketFacts:
     company: str = ""
     customer_tags: tuple[str, ...] = ()
     ticket_tags: tuple[str, ...] = ()
+    #: Names of the business calendars (holidays and make-up workdays included) open now.
+    open_calendars: tuple[str, ...] = ()
     now: datetime | None = None
 
 
@@ -208,6 +211,10 @@ def _check(condition: Condition, facts: TicketFacts, texts: _Texts) -> Condition
         found = next((value for value, folded in zip(values, condition.folded, strict=True)
                       if domain == folded or domain.endswith("." + folded)), None)
         detail = f"sender domain is {domain or '(none)'}"
+    elif field == "calendar":
+        found = next((name for name in facts.open_calendars if _fold(name) in wanted), None)
+        detail = (f"calendar {found} is open" if found
+                  else f"calendar {', '.join(values)} is closed")
     elif field in ("customer_tag", "ticket_tag"):
         tags = facts.customer_tags if field == "customer_tag" else facts.ticket_tags
         found = next((tag for tag in tags if _fold(tag) in wanted), None)

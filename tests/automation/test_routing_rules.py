@@ -107,3 +107,22 @@ def test_rules_keep_their_order(billing):
     assert [rule.position for rule in db.session.query(RoutingRule).order_by(RoutingRule.id)
             ] == [1, 2, 3]
     assert make_ticket().tags == ["a", "b", "c"]
+
+
+def test_the_calendar_condition_reads_the_business_calendars(billing):
+    from helpdesk.sla.models import SlaCalendar
+
+    db.session.add_all([
+        SlaCalendar(name="Always", timezone="Asia/Shanghai", weekly_hours=[[[0, 1440]]] * 7,
+                    closed_dates=[], extra_working_days=[]),
+        SlaCalendar(name="Never", timezone="UTC", weekly_hours=[[]] * 7, closed_dates=[],
+                    extra_working_days=[]),
+    ])
+    db.session.commit()
+    make_rule("Open hours", ["calendar Always"], ["add_tags open-hours"])
+    make_rule("After hours", ["calendar not Never"], ["add_tags after-hours"])
+    make_rule("Closed", ["calendar Never"], ["add_tags never"])
+    ticket = make_ticket()
+    assert ticket.tags == ["open-hours", "after-hours"]
+    assert events(ticket, "routing")[1].new_value == (
+        "matched: not: calendar Never is closed → add_tags after-hours")
