@@ -115,3 +115,17 @@ def test_the_operations_report_shows_backlog_and_percentiles(client, agent):
     page = client.get("/console/reports/operations?period=week").text
     assert 'id="backlog"' in page and "No team" in page
     assert 'class="p50-value"' in page
+
+
+def test_saving_a_rule_without_the_csrf_token_is_refused(client, admin):
+    login(client, admin.email)
+    response = client.post("/console/admin/routing", data={
+        "name": "x", "on_created": "y", "conditions": "", "actions": "add_tags x"})
+    assert response.status_code == 400
+    assert db.session.query(RoutingRule).count() == 0
+
+
+def test_testing_a_rule_against_a_missing_ticket_answers_404(client, admin):
+    rule = make_rule("r", [], ["add_tags x"])
+    login(client, admin.email)
+    assert client.get(f"/console/admin/routing/{rule.id}?ticket=999").status_code == 404
