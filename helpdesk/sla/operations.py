@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -139,30 +140,40 @@ def _measure(ticket: Ticket, policy: Policy | None, now: datetime) -> None:
 
 def measure_clock(clock: SlaClock, policy: Policy | None, priority: str,
                   segments: Sequence[Segment], now: datetime) -> None:
-    """Re-measure one clock from the ledger; stamp status, due, warning and next step.
+    """Re-measure one clock from the ledger; stamp status, due, warning and next step."""
+    values = clock_measures(policy, priority, clock.kind, clock.status, clock.started_at,
+                            clock.stopped_at, clock.escalation_step, segments, now)
+    for name, value in (values or {}).items():
+        setattr(clock, name, value)
 
-    A stopped clock keeps its verdict unless the policy set no target before.
+
+def clock_measures(policy: Policy | None, priority: str, kind: str, status: str,
+                   started_at: datetime, stopped_at: datetime | None, escalation_step: int,
+                   segments: Sequence[Segment], now: datetime) -> dict[str, Any] | None:
+    """The clock columns measured from the ledger (None: leave the clock as it is).
+
+    A stopped clock keeps its met/breached verdict: a later policy does not rewrite history.
     """
-    if clock.stopped_at is not None and clock.status in ("met", "breached"):
-        return
-    kind: ClockKind = clock.kind  # type: ignore[assignment]
-    target = policy.target(priority, kind) if policy else None
+    if stopped_at is not None and status in ("met", "breached"):
+        return None
+    clock_kind: ClockKind = kind  # type: ignore[assignment]
+    target = policy.target(priority, clock_kind) if policy else None
     if policy is None or target is None:
-        clock.status, clock.target_minutes = "none", None
-        clock.due_at = clock.warn_at = clock.next_action_at = None
-        return
-    evaluation = evaluate_clock(policy, kind, target, clock.started_at, clock.stopped_at,
-                                segments, now)
-    clock.status = evaluation.status
-    clock.target_minutes = int(target.duration.total_seconds() // 60)
-    clock.elapsed_seconds = int(evaluation.elapsed.total_seconds())
-    clock.due_at, clock.warn_at = evaluation.due_at, evaluation.warn_at
-    clock.next_action_at = None
+        return {"status": "none", "target_minutes": None, "due_at": None, "warn_at": None,
+                "next_action_at": None}
+    evaluation = evaluate_clock(policy, clock_kind, target, started_at, stopped_at, segments,
+                                now)
+    next_action_at = None
     if evaluation.running and evaluation.due_at is not None:
-        clock.next_action_at = next(
+        next_action_at = next(
             (step.at for step in escalation_steps(policy, target, evaluation.warn_at,
                                                   evaluation.due_at)
-             if step.number > clock.escalation_step), None)
+             if step.number > escalation_step), None)
+    return {"status": evaluation.status,
+            "target_minutes": int(target.duration.total_seconds() // 60),
+            "elapsed_seconds": int(evaluation.elapsed.total_seconds()),
+            "due_at": evaluation.due_at, "warn_at": evaluation.warn_at,
+            "next_action_at": next_action_at}
 
 
 # --- Admin rows ----------------------------------------------------------------------------

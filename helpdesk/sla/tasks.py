@@ -19,7 +19,7 @@ from helpdesk.auth.models import Agent
 from helpdesk.db import db, utcnow
 from helpdesk.notifications.operations import NewNotification, notify_agents
 from helpdesk.sla.models import SlaClock, SlaPolicy, SlaTeamLead, SlaTicket
-from helpdesk.sla.operations import measure_clock
+from helpdesk.sla.operations import clock_measures
 from helpdesk.sla.policy import (
     Action,
     ClockKind,
@@ -56,7 +56,7 @@ class _Work:
     ticket_actions: list[tuple[int, Action]] = field(default_factory=list)
 
 
-def _due_clocks(now: datetime, clock_id: int | None) -> Select[tuple[object, ...]]:
+def _due_clocks(now: datetime, clock_id: int | None) -> Select[*tuple[Any, ...]]:
     query = (select(SlaClock.id, SlaClock.kind, SlaClock.escalation_step, SlaClock.warn_at,
                     SlaClock.due_at, SlaClock.ticket_id, Ticket.priority, Ticket.assignee_id,
                     Ticket.team_id, Ticket.subject, SlaTicket.policy_id)
@@ -195,22 +195,28 @@ def recompute_open_tickets() -> int:
     count = 0
     for batch in ticket_batches(Ticket.status.in_(UNRESOLVED_STATUSES), open_clocks_only=True,
                                 size=RECOMPUTE_BATCH):
-        choices, mirrors = [], []
+        choices: list[dict[str, Any]] = []
+        mirrors: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for ticket_id, facts in batch.facts.items():
             choice = choose_policy(policies, facts)
             policy_id = choice.policy.id if choice.policy else None
             choices.append({"ticket_id": ticket_id, "policy_id": policy_id,
                             "explanation": choice.explanation(), "chosen_at": now})
-            mirror: dict[str, object] = {"id": ticket_id, "sla_policy_name": names.get(policy_id)}
+            mirror: dict[str, Any] = {"id": ticket_id, "sla_policy_name": names.get(policy_id)}
             for clock in batch.clocks[ticket_id]:
-                measure_clock(clock, by_id.get(policy_id), facts.priority,
-                              batch.segments[ticket_id], now)
+                values = clock_measures(by_id.get(policy_id), facts.priority, clock.kind,
+                                        clock.status, clock.started_at, clock.stopped_at,
+                                        clock.escalation_step, batch.segments[ticket_id], now)
+                if values is None:
+                    continue
+                updates.append({"id": clock.id, "elapsed_seconds": 0, **values})
                 if clock.kind in ("first_reply", "resolution"):
-                    mirror[f"{clock.kind}_due"] = clock.due_at
+                    mirror[f"{clock.kind}_due"] = values["due_at"]
             mirrors.append(mirror)
         db.session.execute(update(SlaTicket), choices)
         db.session.execute(update(Ticket), mirrors)
-        db.session.flush()
-        db.session.expunge_all()  # flushed; keeps memory flat over a large backlog
+        if updates:
+            db.session.execute(update(SlaClock), updates)
         count += len(batch.facts)
     return count

@@ -99,7 +99,8 @@ def test_acknowledgement_says_when_we_will_reply_in_the_customers_timezone(app, 
     open_vip_ticket()
     [received] = smtp_sink.messages
     # Due Monday 11:00 in Shanghai = 04:00 in Berlin (the customer's CRM timezone).
-    assert "We will reply by 2026-03-02 04:00 (Europe/Berlin)" in received.message.get_body(("plain",)).get_content()
+    text = received.message.get_body(("plain",)).get_content()
+    assert "We will reply by 2026-03-02 04:00 (Europe/Berlin)" in text
 
 
 def test_web_form_confirmation_shows_the_reply_by_line(client, office_policy):
