@@ -8,6 +8,7 @@ matched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -69,11 +70,12 @@ def open_calendars(now: datetime) -> tuple[str, ...]:
                  if calendar_of(row).open_intervals(now, now + timedelta(minutes=1)))
 
 
-def route_ticket(ticket: Ticket, event: str) -> list[str]:
+def route_ticket(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = ()) -> list[str]:
     """Apply the enabled rules for ``event`` ("created" or "updated") to ``ticket``.
 
-    Returns the names of the fields the rules changed. A team that auto-assigns then assigns
-    a ticket left unassigned. Flushes, never commits.
+    Returns the names of the fields the rules changed. A new ticket, or one that just moved to
+    a team that auto-assigns, is then assigned if still unassigned; a ticket an agent
+    unassigns in place stays unassigned. Flushes, never commits.
     """
     changed: list[str] = []
     for match in evaluate(enabled_rules(), ticket_facts(ticket), event):
@@ -82,7 +84,8 @@ def route_ticket(ticket: Ticket, event: str) -> list[str]:
         if rule_changed:
             record_event(ticket, SYSTEM, "routing", match.rule.name, match.explanation)
             changed.extend(rule_changed)
-    if (ticket.assignee_id is None and auto_assigns(ticket.team_id)
+    arrived = event == "created" or "team" in changed or "team" in changed_by_actor
+    if (arrived and ticket.assignee_id is None and auto_assigns(ticket.team_id)
             and assign_by_strategy(ticket).agent_id is not None):
         changed.append("assignee")
     if changed:

@@ -68,10 +68,10 @@ class NewAttachment:
 _record = record_event
 
 
-def _route(ticket: Ticket, event: str) -> list[str]:
+def _route(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = ()) -> list[str]:
     """Apply the routing rules; a priority they change after creation re-applies the SLA
     (on creation the SLA is chosen after routing anyway)."""
-    changed = route_ticket(ticket, event)
+    changed = route_ticket(ticket, event, changed_by_actor)
     if event == "updated" and "priority" in changed:
         _record(ticket, SYSTEM, "sla", new=apply_sla(ticket))
     return changed
@@ -249,5 +249,5 @@ def update_ticket(actor: Actor, ticket: Ticket, *, status: str | None = None,
     if changed:
         ticket.updated_at = utcnow()
         db.session.flush()
-        _route(ticket, "updated")
+        _route(ticket, "updated", changed)
     return changed

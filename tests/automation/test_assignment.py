@@ -110,3 +110,20 @@ def test_concurrent_assignments_take_turns_on_postgresql(any_db_app):
     with ThreadPoolExecutor(max_workers=4) as pool:
         chosen = list(pool.map(assign, ticket_ids))
     assert sorted(chosen.count(agent.id) for agent in agents) == [3, 3, 3, 3]
+
+
+def test_a_ticket_moved_into_an_auto_assigning_team_is_assigned(any_db_app):
+    team, (ann,) = make_team("Support", ["Ann"])
+    ticket = make_ticket()
+    update_ticket(SYSTEM, ticket, team=team)
+    db.session.commit()
+    assert ticket.assignee_id == ann.id
+
+
+def test_a_ticket_an_agent_unassigns_stays_unassigned(any_db_app):
+    team, (ann,) = make_team("Support", ["Ann"])
+    ticket = make_ticket(team=team)
+    assert ticket.assignee_id == ann.id
+    update_ticket(ann.as_actor(), ticket, assignee=None)
+    db.session.commit()
+    assert ticket.assignee_id is None
