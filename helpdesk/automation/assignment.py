@@ -7,17 +7,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import lazyload
 
 from helpdesk.actors import SYSTEM
 from helpdesk.auth.models import Agent
 from helpdesk.auth.schedule import ScheduleError, parse_schedule
-from helpdesk.automation.models import TeamAssignment
+from helpdesk.automation import loads  # noqa: F401 (keeps the AgentLoad counter)
+from helpdesk.automation.models import AgentLoad, TeamAssignment
 from helpdesk.automation.strategies import Candidate, Decision, choose_agent, ticket_language
 from helpdesk.db import db, utcnow
 from helpdesk.teams.models import Team, team_membership
 from helpdesk.tickets.history import record_event
-from helpdesk.tickets.models import UNRESOLVED_STATUSES, Ticket
+from helpdesk.tickets.models import UNRESOLVED_STATUSES, Message, Ticket
 
 
 def team_assignment(team_id: int, *, lock: bool = False) -> TeamAssignment:
@@ -43,32 +43,25 @@ def team_assignment(team_id: int, *, lock: bool = False) -> TeamAssignment:
     return settings
 
 
-def _on_shift(agent: Agent, now: datetime) -> bool:
-    if not agent.shift:
+def _on_shift(shift: str, now: datetime) -> bool:
+    if not shift:
         return True
     try:
-        return parse_schedule(agent.shift).is_open(now)
+        return parse_schedule(shift).is_open(now)
     except ScheduleError:  # saved through the form, so only a hand-edited row gets here
         return False
 
 
-def open_loads(agent_ids: list[int]) -> dict[int, int]:
-    """Open (unresolved) tickets assigned to each agent, counted in SQL on the assignee index."""
-    rows = db.session.execute(
-        select(Ticket.assignee_id, func.count(Ticket.id))
-        .where(Ticket.assignee_id.in_(agent_ids), Ticket.status.in_(UNRESOLVED_STATUSES))
-        .group_by(Ticket.assignee_id))
-    return {agent_id: count for agent_id, count in rows if agent_id is not None}
-
-
 def team_candidates(team_id: int, now: datetime) -> list[Candidate]:
-    agents = list(db.session.scalars(
-        select(Agent).join(team_membership, team_membership.c.agent_id == Agent.id)
-        .where(team_membership.c.team_id == team_id, Agent.active)
-        .options(lazyload(Agent.teams))))  # the candidates' other teams are not needed
-    loads = open_loads([agent.id for agent in agents])
+    # Plain rows, not Agent objects; the load is the counter kept by ``loads``, not a count.
+    agents = db.session.execute(
+        select(Agent.id, Agent.name, Agent.status, Agent.shift, Agent.capacity, Agent.skills,
+               Agent.languages, func.coalesce(AgentLoad.open_tickets, 0).label("load"))
+        .join(team_membership, team_membership.c.agent_id == Agent.id)
+        .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
+        .where(team_membership.c.team_id == team_id, Agent.active)).all()
     return [Candidate(agent_id=agent.id, name=agent.name, status=agent.status,
-                      on_shift=_on_shift(agent, now), load=loads.get(agent.id, 0),
+                      on_shift=_on_shift(agent.shift, now), load=agent.load,
                       capacity=agent.capacity,
                       skills=frozenset(s.lower() for s in [*agent.skills, *agent.languages]))
             for agent in agents]
@@ -76,8 +69,11 @@ def team_candidates(team_id: int, now: datetime) -> list[Candidate]:
 
 def ticket_needs(ticket: Ticket) -> frozenset[str]:
     """What a skilled agent should cover: the ticket's tags and its language."""
-    language = ticket.custom_fields.get("language") or ticket_language(
-        ticket.subject + " " + (ticket.messages[0].body_text if ticket.messages else ""))
+    language = ticket.custom_fields.get("language")
+    if not language:
+        first = db.session.scalar(select(Message.body_text).where(Message.ticket_id == ticket.id)
+                                  .order_by(Message.id).limit(1))
+        language = ticket_language(ticket.subject + " " + (first or ""))
     return frozenset(tag.lower() for tag in [*ticket.tags, str(language)])
 
 

@@ -125,6 +125,19 @@ def upgrade():
         for column in ("status", "skills", "languages", "shift"):
             batch_op.alter_column(column, server_default=None)
 
+    op.create_table(
+        "agent_load",
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("open_tickets", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["agent_id"], ["agent.id"],
+                                name=op.f("fk_agent_load_agent_id_agent"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("agent_id", name=op.f("pk_agent_load")),
+    )
+    # The counter starts from the real count of each agent's unresolved tickets.
+    op.execute("INSERT INTO agent_load (agent_id, open_tickets) SELECT assignee_id, count(*) "
+               "FROM ticket WHERE assignee_id IS NOT NULL "
+               "AND status IN ('new', 'open', 'pending', 'on-hold') GROUP BY assignee_id")
+
     op.bulk_insert(time_automation, [
         {"name": name, "enabled": True, "status": status, "after_hours": hours,
          "action": action, "message": message}
@@ -133,6 +146,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("agent_load")
     with op.batch_alter_table("agent", schema=None) as batch_op:
         for column in ("shift", "languages", "skills", "capacity", "status_changed_at",
                        "status"):
