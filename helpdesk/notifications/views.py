@@ -13,13 +13,11 @@ from helpdesk.notifications.queries import recent_notifications, unread_count
 bp = Blueprint("notifications", __name__, url_prefix="/console/notifications")
 
 
-@bp.app_context_processor
-def _unread() -> dict[str, object]:
-    def count() -> int:
-        if not current_user or not current_user.is_authenticated:
-            return 0
-        return unread_count(current_user.id)
-    return {"unread_notifications": count}
+def unread_badge() -> int:
+    """The signed-in agent's unread notifications, for the console bar."""
+    if not current_user or not current_user.is_authenticated:
+        return 0
+    return unread_count(current_user.id)
 
 
 @bp.get("/")

@@ -15,12 +15,13 @@ def init_app(app: Flask) -> None:
     from helpdesk.navigation import register_console_link
     from helpdesk.notifications import models as notification_models  # noqa: F401
     from helpdesk.notifications.views import bp as notifications_bp
+    from helpdesk.notifications.views import unread_badge
     from helpdesk.sla.views import bp
 
     app.register_blueprint(bp)
     app.register_blueprint(notifications_bp)
     register_periodic(app, "helpdesk.sla.tasks.run_escalation_sweep", SWEEP_SECONDS,
                       queue="sla")
-    register_console_link(app, _l("Notifications"), "notifications.inbox")
+    register_console_link(app, _l("Notifications"), "notifications.inbox", badge=unread_badge)
     register_console_link(app, _l("SLA report"), "sla.report")
     register_console_link(app, _l("SLA settings"), "sla.settings", admin_only=True)

@@ -44,7 +44,6 @@ DEFAULT_PAUSES: Mapping[ClockKind, frozenset[str]] = {
     "resolution": frozenset({"waiting", "hold"}),
 }
 ACTIONS = ("notify", "reassign", "raise_priority", "add_tag")
-NOTIFY_TARGETS = ("assignee", "team_lead")
 
 
 class PolicyError(ValueError):

@@ -68,11 +68,16 @@ class NewAttachment:
 _record = record_event
 
 
+#: Ticket fields SLA policy conditions read: when a rule changes one, the policy is re-chosen.
+_SLA_FIELDS = frozenset({"priority", "team", "tags"})
+
+
 def _route(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = ()) -> list[str]:
-    """Apply the routing rules; a priority they change after creation re-applies the SLA
-    (on creation the SLA is chosen after routing anyway)."""
+    """Apply the routing rules; when they change a field an SLA condition reads after
+    creation, the policy is chosen again and the clocks re-measured from the ledger (on
+    creation the SLA is chosen after routing anyway)."""
     changed = route_ticket(ticket, event, changed_by_actor)
-    if event == "updated" and "priority" in changed:
+    if event == "updated" and _SLA_FIELDS.intersection(changed):
         _record(ticket, SYSTEM, "sla", new=apply_sla(ticket))
     return changed
 

@@ -110,3 +110,17 @@ def test_web_form_confirmation_shows_the_reply_by_line(client, office_policy):
         "csrf_token": csrf_token(page.text)}, follow_redirects=True)
     assert 'id="reply-by"' in response.text
     assert "(UTC)" in response.text  # Standard policy: no calendar, so UTC until the browser
+
+
+def test_console_bar_shows_the_agents_unread_notification_count(client, agent, admin):
+    from helpdesk.notifications.operations import NewNotification, notify_agents
+
+    notify_agents([NewNotification(agent.id, None, "sla-warning", f"Warning {i}")
+                   for i in range(3)] + [NewNotification(admin.id, None, "sla-breach", "Late")])
+    db.session.commit()
+    login(client, agent.email)
+    bar = client.get("/console/").text.split("</nav>")[0]
+    assert '<span class="badge" title="3 unread">3</span>' in bar
+    inbox = client.get("/console/notifications/").text
+    client.post("/console/notifications/read", data={"csrf_token": csrf_token(inbox)})
+    assert 'class="badge"' not in client.get("/console/").text.split("</nav>")[0]
