@@ -22,14 +22,16 @@ class NewNotification:
 
 
 def notify_agents(items: Sequence[NewNotification]) -> None:
-    """Add the notifications and queue their mail copies (job ``mail_notifications``)."""
+    """Add the notifications and queue the job that mails every copy not mailed yet
+    (``mail_notifications``). One multi-row insert: no ids come back, the job finds its rows
+    by ``mailed_at``."""
     if not items:
         return
     now = utcnow()
-    ids = list(db.session.scalars(insert(Notification).returning(Notification.id), [
+    db.session.execute(insert(Notification), [
         {"agent_id": item.agent_id, "ticket_id": item.ticket_id, "kind": item.kind,
-         "text": item.text[:500], "created_at": now} for item in items]))
-    enqueue("helpdesk.notifications.tasks.mail_notifications", ids, queue="outbound")
+         "text": item.text[:500], "created_at": now} for item in items])
+    enqueue("helpdesk.notifications.tasks.mail_notifications", queue="outbound")
 
 
 def mark_read(agent_id: int, notification_ids: Sequence[int] | None = None) -> None:

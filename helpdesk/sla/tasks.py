@@ -7,6 +7,7 @@ does that step's actions and stamps the step number, so running it twice does no
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,8 +50,12 @@ def run_escalation_sweep() -> int:
 
 @dataclass
 class _Work:
+    #: The notification texts (warning, breach), translated once per sweep, not per clock.
+    texts: dict[bool, str]
     notifications: list[NewNotification] = field(default_factory=list)
-    stamps: list[dict[str, object]] = field(default_factory=list)
+    #: (escalation step done, next action at) -> clock ids.
+    stamps: dict[tuple[int, datetime | None], list[int]] = field(
+        default_factory=lambda: defaultdict(list))
     events: list[dict[str, object]] = field(default_factory=list)
     #: (ticket id, action) for actions that change the ticket through ticket operations.
     ticket_actions: list[tuple[int, Action]] = field(default_factory=list)
@@ -83,7 +88,9 @@ def sweep(now: datetime | None = None, clock_id: int | None = None) -> int:
         rows = db.session.execute(_due_clocks(now, clock_id)).all()
         if not rows:
             return done
-        work = _Work()
+        work = _Work({
+            True: _("SLA warning: %(clock)s due %(due)s UTC on #%(id)s %(subject)s"),
+            False: _("SLA breached: %(clock)s was due %(due)s UTC on #%(id)s %(subject)s")})
         for row in rows:
             if row.policy_id not in policies:
                 policy_row = db.session.get(SlaPolicy, row.policy_id) if row.policy_id else None
@@ -100,7 +107,7 @@ def _plan(work: _Work, row: Any, policy: Policy | None, leads: dict[int, int],
     kind: ClockKind = row.kind
     target = policy.target(row.priority, kind) if policy else None
     if policy is None or target is None or row.due_at is None:
-        work.stamps.append({"id": row.id, "next_action_at": None})
+        work.stamps[row.escalation_step, None].append(row.id)
         return
     steps = [step for step in escalation_steps(policy, target, row.warn_at,
                                                row.due_at)
@@ -110,17 +117,12 @@ def _plan(work: _Work, row: Any, policy: Policy | None, leads: dict[int, int],
         due = [step for step in due if not step.is_warning]
     later = [step for step in steps if step.at > now]
     last = max((step.number for step in due), default=row.escalation_step)
-    work.stamps.append({"id": row.id, "escalation_step": last,
-                        "next_action_at": later[0].at if later else None})
+    work.stamps[last, later[0].at if later else None].append(row.id)
     label = CLOCK_LABELS[kind]
     for step in due:
-        text = (_("SLA warning: %(clock)s due %(due)s UTC on #%(id)s %(subject)s",
-                  clock=label, due=row.due_at.strftime("%Y-%m-%d %H:%M"),
-                  id=row.ticket_id, subject=row.subject)
-                if step.is_warning else
-                _("SLA breached: %(clock)s was due %(due)s UTC on #%(id)s %(subject)s",
-                  clock=label, due=row.due_at.strftime("%Y-%m-%d %H:%M"),
-                  id=row.ticket_id, subject=row.subject))
+        text = work.texts[step.is_warning] % {
+            "clock": label, "due": row.due_at.strftime("%Y-%m-%d %H:%M"), "id": row.ticket_id,
+            "subject": row.subject}
         work.events.append({"ticket_id": row.ticket_id, "actor_kind": "system",
                             "actor_id": None, "actor_name": SYSTEM.name,
                             "kind": "sla-warning" if step.is_warning else "sla-escalation",
@@ -152,9 +154,23 @@ def _agent_id(email: str, cache: dict[str, int | None]) -> int | None:
     return cache[email]
 
 
+def _write_stamps(stamps: dict[tuple[int, datetime | None], list[int]]) -> None:
+    """One UPDATE for each set of clocks that got the same stamp (typically: last step done,
+    nothing more to do), and one executemany for the clocks whose stamp is their own."""
+    own = []
+    for (step, next_action_at), ids in stamps.items():
+        if len(ids) == 1:
+            own.append({"id": ids[0], "escalation_step": step,
+                        "next_action_at": next_action_at})
+        else:
+            db.session.execute(update(SlaClock).where(SlaClock.id.in_(ids)).values(
+                escalation_step=step, next_action_at=next_action_at))
+    if own:
+        db.session.execute(update(SlaClock), own)
+
+
 def _apply(work: _Work) -> None:
-    if work.stamps:
-        db.session.execute(update(SlaClock), work.stamps)
+    _write_stamps(work.stamps)
     if work.events:
         db.session.execute(insert(TicketEvent), work.events)
     notify_agents(work.notifications)

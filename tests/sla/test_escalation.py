@@ -70,3 +70,27 @@ def test_a_paused_clock_is_never_swept(any_db_app, office_policy, clock):
     db.session.commit()
     resolution = next(c for c in ticket_clocks(ticket.id) if c.kind == "resolution")
     assert resolution.status == "paused" and resolution.next_action_at is None
+
+
+def test_each_notification_is_mailed_once_however_often_the_mail_job_runs(
+        any_db_app, agent, smtp_sink):
+    from helpdesk.actors import SYSTEM
+    from helpdesk.customers.operations import find_or_create_customer
+    from helpdesk.notifications.operations import NewNotification, notify_agents
+    from helpdesk.notifications.tasks import mail_notifications
+    from helpdesk.tickets.operations import open_ticket
+
+    ticket = open_ticket(SYSTEM, customer=find_or_create_customer("c@example.com", "C"),
+                         subject="Hi", body_text="x", channel="web", acknowledge=False)
+    db.session.commit()
+    smtp_sink.clear()
+    notify_agents([NewNotification(agent.id, ticket.id, "sla-warning", "SLA warning: soon"),
+                   NewNotification(agent.id, None, "sla-warning", "No ticket to link")])
+    db.session.commit()  # the job runs after this commit (eager jobs in tests)
+    assert mail_notifications() == 0  # a second run finds nothing left to mail
+    db.session.commit()
+    assert all(n.mailed_at is not None for n in notifications())
+    copies = [m for m in smtp_sink.wait_for(1) if "SLA warning: soon" in m.message["Subject"]]
+    body = copies[0].message.get_body(("plain",))
+    assert len(copies) == 1 and body is not None
+    assert f"/console/tickets/{ticket.id}" in body.get_content()

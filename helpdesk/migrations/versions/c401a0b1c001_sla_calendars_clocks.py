@@ -142,6 +142,7 @@ def upgrade():
         sa.Column("text", sa.String(length=500), nullable=False),
         sa.Column("created_at", helpdesk.db.UTCDateTime(), nullable=False),
         sa.Column("read_at", helpdesk.db.UTCDateTime(), nullable=True),
+        sa.Column("mailed_at", helpdesk.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["agent_id"], ["agent.id"],
                                 name=op.f("fk_notification_agent_id_agent"),
                                 ondelete="CASCADE"),
@@ -152,6 +153,9 @@ def upgrade():
     )
     op.create_index("ix_notification_agent_read", "notification",
                     ["agent_id", "read_at", "id"])
+    op.create_index("ix_notification_unmailed", "notification", ["id"],
+                    postgresql_where=sa.text("mailed_at IS NULL"),
+                    sqlite_where=sa.text("mailed_at IS NULL"))
 
     # Existing tickets: one ledger segment since creation, their first-reply and resolution
     # clocks with the deadlines they already had, under the Standard policy.
