@@ -182,7 +182,9 @@ def save_calendar(calendar: SlaCalendar | None, *, name: str, timezone: str,
                   weekly_hours: list[list[list[int]]], holiday_country: str | None,
                   holiday_subdivision: str | None, closed_dates: list[str],
                   extra_working_days: list[str]) -> SlaCalendar:
-    """Create or update a calendar (values already validated by the pure parser)."""
+    """Create or update a calendar (values already validated by the pure parser); open
+    tickets are re-measured by :func:`helpdesk.sla.tasks.recompute_open_tickets` after
+    commit."""
     if calendar is None:
         calendar = SlaCalendar()
         db.session.add(calendar)
@@ -192,6 +194,8 @@ def save_calendar(calendar: SlaCalendar | None, *, name: str, timezone: str,
     calendar.closed_dates, calendar.extra_working_days = closed_dates, extra_working_days
     calendar.updated_at = utcnow()
     db.session.flush()
+    # Open tickets on the calendar's policies get deadlines from its new hours and holidays.
+    enqueue("helpdesk.sla.tasks.recompute_open_tickets", queue="sla")
     return calendar
 
 

@@ -116,6 +116,8 @@ class TicketBatch:
     facts: dict[int, TicketFacts]
     segments: dict[int, list[Segment]]
     clocks: dict[int, list[Any]]
+    #: The stored choice (policy_id, explanation, chosen_at; None values when never chosen).
+    choices: dict[int, Any]
 
 
 def ticket_batches(condition: ColumnElement[bool], *, open_clocks_only: bool,
@@ -126,9 +128,11 @@ def ticket_batches(condition: ColumnElement[bool], *, open_clocks_only: bool,
         rows = db.session.execute(
             select(Ticket.id, Ticket.priority, Ticket.channel, Ticket.tags,
                    Ticket.custom_fields, Team.name.label("team"), Customer.company,
-                   Customer.tier, Customer.tags.label("customer_tags"))
+                   Customer.tier, Customer.tags.label("customer_tags"), SlaTicket.policy_id,
+                   SlaTicket.explanation, SlaTicket.chosen_at)
             .join(Customer, Customer.id == Ticket.customer_id)
             .outerjoin(Team, Team.id == Ticket.team_id)
+            .outerjoin(SlaTicket, SlaTicket.ticket_id == Ticket.id)
             .where(Ticket.id > last_id, condition).order_by(Ticket.id).limit(size)).all()
         if not rows:
             return
@@ -156,7 +160,7 @@ def ticket_batches(condition: ColumnElement[bool], *, open_clocks_only: bool,
         clocks: dict[int, list[Any]] = defaultdict(list)
         for clock in db.session.execute(clock_query):
             clocks[clock.ticket_id].append(clock)
-        yield TicketBatch(facts, segments, clocks)
+        yield TicketBatch(facts, segments, clocks, {row.id: row for row in rows})
         last_id = ids[-1]
 
 

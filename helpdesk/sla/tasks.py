@@ -28,7 +28,7 @@ from helpdesk.sla.policy import (
     choose_policy,
     escalation_steps,
 )
-from helpdesk.sla.queries import active_policies, policy_of, ticket_batches
+from helpdesk.sla.queries import policy_of, policy_rows, ticket_batches
 from helpdesk.tickets.models import PRIORITIES, UNRESOLVED_STATUSES, Ticket, TicketEvent
 from helpdesk.tickets.operations import update_ticket
 
@@ -203,10 +203,16 @@ def _act_on_ticket(ticket: Ticket, action: Action) -> None:
 
 def recompute_open_tickets() -> int:
     """Choose the policy of every unresolved ticket again and re-measure its open clocks from
-    its ledger (elapsed time kept). Idempotent. Returns the number of tickets."""
-    policies = active_policies()
-    names = {policy.id: policy.name for policy in policies}
-    by_id = {policy.id: policy for policy in policies}
+    its ledger (elapsed time kept). Idempotent. Returns the number of tickets re-measured.
+
+    A ticket that keeps its policy, when that policy and its calendar are unchanged since the
+    ticket was last measured, keeps its clocks as they are (only a changed explanation is
+    written): saving one policy re-measures only the tickets it concerns.
+    """
+    rows = [row for row in policy_rows() if row.active]
+    policies = [policy_of(row) for row in rows]
+    changed_at = {row.id: max(row.updated_at, row.calendar.updated_at if row.calendar
+                              else row.updated_at) for row in rows}
     now = utcnow()
     count = 0
     for batch in ticket_batches(Ticket.status.in_(UNRESOLVED_STATUSES), open_clocks_only=True,
@@ -216,13 +222,21 @@ def recompute_open_tickets() -> int:
         updates: list[dict[str, Any]] = []
         for ticket_id, facts in batch.facts.items():
             choice = choose_policy(policies, facts)
-            policy_id = choice.policy.id if choice.policy else None
-            choices.append({"ticket_id": ticket_id, "policy_id": policy_id,
-                            "explanation": choice.explanation(), "chosen_at": now})
-            mirror: dict[str, Any] = {"id": ticket_id, "sla_policy_name": names.get(policy_id)}
+            policy = choice.policy
+            stored = batch.choices[ticket_id]
+            explanation = choice.explanation()
+            if _measured_under(stored, policy, changed_at):
+                if explanation != stored.explanation:
+                    choices.append({"ticket_id": ticket_id, "explanation": explanation})
+                continue
+            count += 1
+            choices.append({"ticket_id": ticket_id, "policy_id": policy.id if policy else None,
+                            "explanation": explanation, "chosen_at": now})
+            mirror: dict[str, Any] = {"id": ticket_id,
+                                      "sla_policy_name": policy.name if policy else None}
             for clock in batch.clocks[ticket_id]:
-                values = clock_measures(by_id.get(policy_id), facts.priority, clock.kind,
-                                        clock.status, clock.started_at, clock.stopped_at,
+                values = clock_measures(policy, facts.priority, clock.kind, clock.status,
+                                        clock.started_at, clock.stopped_at,
                                         clock.escalation_step, batch.segments[ticket_id], now)
                 if values is None:
                     continue
@@ -230,9 +244,16 @@ def recompute_open_tickets() -> int:
                 if clock.kind in ("first_reply", "resolution"):
                     mirror[f"{clock.kind}_due"] = values["due_at"]
             mirrors.append(mirror)
-        db.session.execute(update(SlaTicket), choices)
-        db.session.execute(update(Ticket), mirrors)
-        if updates:
-            db.session.execute(update(SlaClock), updates)
-        count += len(batch.facts)
+        for statement, parameters in ((update(SlaTicket), choices), (update(Ticket), mirrors),
+                                      (update(SlaClock), updates)):
+            if parameters:
+                db.session.execute(statement, parameters)
     return count
+
+
+def _measured_under(stored: Any, policy: Policy | None,
+                    changed_at: dict[int, datetime]) -> bool:
+    """Whether the ticket's clocks were last measured under ``policy`` as it is now."""
+    if stored.chosen_at is None or stored.policy_id != (policy.id if policy else None):
+        return False
+    return policy is None or (policy.id is not None and changed_at[policy.id] < stored.chosen_at)
