@@ -230,8 +230,12 @@ def recompute_open_tickets() -> int:
                     choices.append({"ticket_id": ticket_id, "explanation": explanation})
                 continue
             count += 1
-            choices.append({"ticket_id": ticket_id, "policy_id": policy.id if policy else None,
-                            "explanation": explanation, "chosen_at": now})
+            choice_row: dict[str, Any] = {"ticket_id": ticket_id,
+                                          "policy_id": policy.id if policy else None,
+                                          "chosen_at": now}
+            if explanation != stored.explanation:  # usually the same: spare the JSON write
+                choice_row["explanation"] = explanation
+            choices.append(choice_row)
             mirror: dict[str, Any] = {"id": ticket_id,
                                       "sla_policy_name": policy.name if policy else None}
             for clock in batch.clocks[ticket_id]:
