@@ -87,7 +87,9 @@ def _init_login(app: Flask) -> None:
 def _register_core(app: Flask) -> None:
     from helpdesk import jobs  # noqa: F401  (registers the JobFailure model)
     from helpdesk.auth.views import bp as auth_bp
+    from helpdesk.automation import init_app as init_automation
     from helpdesk.reports.views import bp as reports_bp
+    from helpdesk.sla import init_app as init_sla
     from helpdesk.surveys.subscribers import connect_subscribers
     from helpdesk.surveys.views import bp as surveys_bp
     from helpdesk.tickets.views import bp as tickets_bp
@@ -97,6 +99,8 @@ def _register_core(app: Flask) -> None:
     app.register_blueprint(surveys_bp)
     app.register_blueprint(reports_bp)
     connect_subscribers(app)
+    init_sla(app)
+    init_automation(app)
 
     from flask_babel import get_locale
     from flask_babel import lazy_gettext as _l
@@ -105,6 +109,7 @@ def _register_core(app: Flask) -> None:
 
     register_console_link(app, _l("Tickets"), "tickets.queue")
     register_console_link(app, _l("Satisfaction"), "reports.csat")
+    register_console_link(app, _l("Operations"), "reports.operations")
     register_console_link(app, _l("Agents"), "auth.agents", admin_only=True)
     register_console_link(app, _l("Teams"), "auth.teams", admin_only=True)
     register_console_link(app, _l("Failed jobs"), "reports.failed_jobs", admin_only=True)

@@ -69,6 +69,7 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         # Stored mail not ingested, or outbox mail not sent, this long after it was queued is
         # queued again by a sweep (its job was lost with a crashed process).
         "MAIL_SWEEP_AFTER_SECONDS": _env_int("MAIL_SWEEP_AFTER_SECONDS", 300),
+        "AUTOMATION_SWEEP_SECONDS": _env_int("AUTOMATION_SWEEP_SECONDS", 300),
         "LOGIN_RATE_LIMIT": _env("LOGIN_RATE_LIMIT", "10 per minute"),
         "FORM_RATE_LIMIT": _env("FORM_RATE_LIMIT", "30 per minute"),
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),

@@ -29,9 +29,11 @@ DEFAULT_POLICIES = (
 
 
 def load_default_policies() -> None:
-    for priority, name, first_reply, resolution in DEFAULT_POLICIES:
-        save_policy(name=name, priority=priority, first_reply_minutes=first_reply,
-                    resolution_minutes=resolution)
+    """One "Standard" policy for every ticket, in calendar hours, with the targets above."""
+    save_policy(None, name="Standard", position=0, targets={
+        priority: {"first_reply": {"minutes": first_reply, "business_hours": False},
+                   "resolution": {"minutes": resolution, "business_hours": False}}
+        for priority, _, first_reply, resolution in DEFAULT_POLICIES})
 
 
 def load_demo_data() -> tuple[str, str] | None:

@@ -16,11 +16,14 @@ class ConsoleLink:
     label: str
     endpoint: str
     admin_only: bool = False
+    #: A count shown next to the label when above zero (read while the page renders).
+    badge: Callable[[], int] | None = None
 
 
-def register_console_link(app: Flask, label: str, endpoint: str, admin_only: bool = False) -> None:
+def register_console_link(app: Flask, label: str, endpoint: str, admin_only: bool = False,
+                          badge: Callable[[], int] | None = None) -> None:
     """Add a link to the console's top bar (``label`` may be a lazy translation)."""
-    app.extensions.setdefault(_KEY, []).append(ConsoleLink(label, endpoint, admin_only))
+    app.extensions.setdefault(_KEY, []).append(ConsoleLink(label, endpoint, admin_only, badge))
 
 
 def console_links() -> list[ConsoleLink]:

@@ -49,4 +49,5 @@ def support() -> str | Response:
 def submitted(ticket_id: int) -> str | Response:
     if session.get("submitted_ticket") != ticket_id:
         return redirect(url_for("webform.support"))
-    return render_template("webform/submitted.html", reference=f"#{ticket_id}")
+    return render_template("webform/submitted.html", reference=f"#{ticket_id}",
+                           ticket_id=ticket_id)

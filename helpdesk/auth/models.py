@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from helpdesk.teams.models import Team
 
 Role = Literal["admin", "agent"]
+#: Whether an agent takes new tickets now; only "online" agents are assigned any.
+AVAILABILITY = ("online", "away", "offline")
 
 
 class Agent(UserMixin, Model):
@@ -31,6 +33,15 @@ class Agent(UserMixin, Model):
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Availability, read by automatic assignment. The agent sets the status; admins the rest.
+    status: Mapped[str] = mapped_column(String(10), default="offline")
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Most open tickets assigned at once; None means no limit.
+    capacity: Mapped[int | None] = mapped_column(default=20)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Weekly hours in :mod:`helpdesk.auth.schedule` syntax; empty means no shift limits.
+    shift: Mapped[str] = mapped_column(String(500), default="")
 
     teams: Mapped[list[Team]] = relationship(secondary=team_membership, lazy="selectin",
                                              order_by="Team.name")

@@ -1,16 +1,20 @@
-"""Reports for agents (customer satisfaction) and admins (jobs that failed for good)."""
+"""Reports for agents (satisfaction, operations) and admins (jobs that failed for good)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from datetime import timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from helpdesk.auth.rules import admin_required
-from helpdesk.db import db
+from helpdesk.db import db, utcnow
 from helpdesk.jobs import JobFailure
+from helpdesk.reports.queries import AGE_BUCKETS, METRICS, backlog_ageing, time_percentiles
+from helpdesk.reports.sql import PERIODS
 from helpdesk.surveys.queries import csat_summary, recent_answers
 
 bp = Blueprint("reports", __name__, url_prefix="/console/reports")
@@ -20,6 +24,22 @@ bp = Blueprint("reports", __name__, url_prefix="/console/reports")
 @login_required
 def csat() -> str:
     return render_template("reports/csat.html", summary=csat_summary(), answers=recent_answers())
+
+
+@bp.get("/operations")
+@login_required
+def operations() -> str:
+    period = request.args.get("period", "month")
+    if period not in PERIODS:
+        period = "month"
+    days = request.args.get("days", 90, type=int) or 90
+    days = max(1, min(days, 730))
+    now = utcnow()
+    since = now - timedelta(days=days)
+    return render_template(
+        "reports/operations.html", period=period, periods=PERIODS, days=days,
+        percentiles={metric: time_percentiles(metric, period, since) for metric in METRICS},
+        backlog=backlog_ageing(now), buckets=[label for label, _ in AGE_BUCKETS])
 
 
 @bp.get("/failed-jobs")

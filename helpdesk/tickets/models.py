@@ -33,7 +33,9 @@ class Ticket(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    # ``active_history``: the old value is loaded when set, so the open-ticket counter per
+    # agent (helpdesk.automation.loads) can move a ticket from one count to the other.
+    status: Mapped[str] = mapped_column(String(20), default="new", active_history=True)
     priority: Mapped[str] = mapped_column(String(20), default="normal")
     channel: Mapped[str] = mapped_column(String(20))
     #: Where within the channel it arrived (the mailbox address, the form); routing reads it.
@@ -43,7 +45,8 @@ class Ticket(Model):
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"),
+                                                    active_history=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sla_policy_name: Mapped[str | None] = mapped_column(String(120))

@@ -14,14 +14,22 @@ from flask import current_app, render_template
 
 from helpdesk.actors import SYSTEM, Actor
 from helpdesk.auth.models import Agent
+from helpdesk.automation.operations import route_ticket
 from helpdesk.customers.models import Customer
 from helpdesk.db import db, utcnow
 from helpdesk.ports import OutgoingMail, outbound_mail
 from helpdesk.signals import ticket_created, ticket_message_added, ticket_solved
-from helpdesk.sla.operations import apply_sla
+from helpdesk.sla.operations import (
+    apply_sla,
+    record_agent_reply,
+    record_customer_message,
+    record_status_change,
+    start_ticket_sla,
+)
 from helpdesk.teams.models import Team
 from helpdesk.tickets import storage
 from helpdesk.tickets.content import safe_filename, sanitize_html
+from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import (
     CHANNELS,
     PRIORITIES,
@@ -29,7 +37,6 @@ from helpdesk.tickets.models import (
     Attachment,
     Message,
     Ticket,
-    TicketEvent,
     TicketParticipant,
 )
 
@@ -59,12 +66,21 @@ class NewAttachment:
     inline: bool = False
 
 
-def _record(ticket: Ticket, actor: Actor, kind: str, old: object = None,
-            new: object = None) -> None:
-    db.session.add(TicketEvent(
-        ticket_id=ticket.id, actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name,
-        kind=kind, old_value=None if old is None else str(old)[:500],
-        new_value=None if new is None else str(new)[:500]))
+_record = record_event
+
+
+#: Ticket fields SLA policy conditions read: when a rule changes one, the policy is re-chosen.
+_SLA_FIELDS = frozenset({"priority", "team", "tags"})
+
+
+def _route(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = ()) -> list[str]:
+    """Apply the routing rules; when they change a field an SLA condition reads after
+    creation, the policy is chosen again and the clocks re-measured from the ledger (on
+    creation the SLA is chosen after routing anyway)."""
+    changed = route_ticket(ticket, event, changed_by_actor)
+    if event == "updated" and _SLA_FIELDS.intersection(changed):
+        _record(ticket, SYSTEM, "sla", new=apply_sla(ticket))
+    return changed
 
 
 def _add_message(ticket: Ticket, *, kind: str, channel: str, body_text: str,
@@ -118,7 +134,8 @@ def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: st
                            body_html=body_html, author_customer=customer,
                            rfc_message_id=rfc_message_id, source_ref=source_ref,
                            attachments=attachments, body_full=body_full)
-    policy = apply_sla(ticket)
+    _route(ticket, "created")  # before the SLA: rules may set the priority and team it reads
+    policy = start_ticket_sla(ticket)
     if policy:
         _record(ticket, SYSTEM, "sla", new=policy)
     if acknowledge:
@@ -154,6 +171,8 @@ def add_customer_message(actor: Actor, ticket: Ticket, *, body_text: str, channe
     _record(ticket, actor, "message", new=channel)
     if ticket.status in _REOPENED_BY_CUSTOMER:
         _set_status(ticket, actor, "open")
+    record_customer_message(ticket, message.created_at)
+    _route(ticket, "updated")
     ticket_message_added.send(ticket, message=message, actor=actor)
     return message
 
@@ -171,6 +190,7 @@ def reply_to_customer(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: 
         attachment_ids=tuple(attachment.id for attachment in message.attachments))) or None
     if ticket.first_replied_at is None:
         ticket.first_replied_at = message.created_at
+    record_agent_reply(ticket, message.created_at)
     _record(ticket, actor, "reply")
     if ticket.status == "new":
         _set_status(ticket, actor, "open")
@@ -235,6 +255,7 @@ def _set_status(ticket: Ticket, actor: Actor, status: str) -> None:
         return
     ticket.status = status
     ticket.updated_at = utcnow()
+    record_status_change(ticket, old)
     _record(ticket, actor, "status", old, status)
     if status == "solved":
         ticket.solved_at = ticket.updated_at
@@ -265,6 +286,7 @@ def update_ticket(actor: Actor, ticket: Ticket, *, status: str | None = None,
                 team.name if team else None)
         ticket.team = team
         changed.append("team")
+        _record(ticket, SYSTEM, "sla", new=apply_sla(ticket))  # conditions may read the team
     if not isinstance(assignee, Keep) and assignee != ticket.assignee:
         _record(ticket, actor, "assignee", ticket.assignee.name if ticket.assignee else None,
                 assignee.name if assignee else None)
@@ -276,4 +298,5 @@ def update_ticket(actor: Actor, ticket: Ticket, *, status: str | None = None,
     if changed:
         ticket.updated_at = utcnow()
         db.session.flush()
+        _route(ticket, "updated", changed)
     return changed

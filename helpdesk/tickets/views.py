@@ -104,12 +104,9 @@ def show(ticket_id: int) -> str:
 
 def _render_ticket(ticket: Ticket, reply_form: ReplyForm, note_form: NoteForm,
                    properties_form: PropertiesForm) -> str:
-    now = utcnow()
     return render_template(
         "tickets/ticket.html", ticket=ticket, reply_form=reply_form, note_form=note_form,
         properties_form=properties_form, history=ticket_history(ticket),
-        first_reply=read_clock(ticket.first_reply_due, ticket.first_replied_at, now),
-        resolution=read_clock(ticket.resolution_due, ticket.solved_at, now),
         recent=[t for t in recent_tickets(ticket.customer) if t.id != ticket.id],
         surveys=surveys_for_ticket(ticket))
 

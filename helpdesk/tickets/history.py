@@ -1,0 +1,16 @@
+"""Writing a ticket's history; shared by ticket operations, routing and automations."""
+
+from __future__ import annotations
+
+from helpdesk.actors import Actor
+from helpdesk.db import db
+from helpdesk.tickets.models import Ticket, TicketEvent
+
+
+def record_event(ticket: Ticket, actor: Actor, kind: str, old: object = None,
+                 new: object = None) -> None:
+    """Add one history entry; values are kept as text, cut to the column's 500 characters."""
+    db.session.add(TicketEvent(
+        ticket_id=ticket.id, actor_kind=actor.kind, actor_id=actor.id, actor_name=actor.name,
+        kind=kind, old_value=None if old is None else str(old)[:500],
+        new_value=None if new is None else str(new)[:500]))
