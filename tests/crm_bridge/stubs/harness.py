@@ -1,0 +1,31 @@
+"""Each vendor's stub, the adapter config that points at it, and what the contract tests
+expect of it (the wait its throttling answer asks for, whether its tokens expire)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tests.crm_bridge.stubs.framework import StubCrm
+from tests.crm_bridge.stubs.salesforce import SalesforceStub
+
+
+@dataclass(frozen=True)
+class VendorCase:
+    vendor: str
+    stub: type[StubCrm]
+    config: Callable[[Any], dict[str, Any]]
+    throttle_wait: float
+    throttle_scope: Literal["burst", "daily"] = "burst"
+    token_expires: bool = True  # False: static API keys (Jiandaoyun), nothing to refresh
+
+    def __str__(self) -> str:
+        return self.vendor
+
+
+CASES = [
+    VendorCase("salesforce", SalesforceStub, lambda stub: {
+        "login_url": stub.url, "client_id": stub.client_id, "client_secret": stub.client_secret},
+        throttle_wait=3600, throttle_scope="daily"),
+]
