@@ -20,11 +20,17 @@ from typing import Any
 
 import httpx
 
-from crm_bridge.adapters import salesforce
+from crm_bridge.adapters import csv_file, hubspot, rest, salesforce, sql, zoho
 from crm_bridge.contract import CrmSource
 
 ADAPTERS: dict[str, Callable[..., CrmSource]] = {
     "salesforce": salesforce.factory,
+    "hubspot": hubspot.factory,
+    "zoho": zoho.factory,
+    # Generic sources: an export file, a database, any paginated REST/JSON endpoint.
+    "csv_file": csv_file.factory,
+    "sql": sql.factory,
+    "rest": rest.factory,
 }
 
 

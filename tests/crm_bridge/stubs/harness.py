@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tests.crm_bridge.stubs.framework import StubCrm
+from tests.crm_bridge.stubs.hubspot import HubSpotStub
 from tests.crm_bridge.stubs.salesforce import SalesforceStub
+from tests.crm_bridge.stubs.zoho import ZohoStub
 
 
 @dataclass(frozen=True)
@@ -28,4 +30,12 @@ CASES = [
     VendorCase("salesforce", SalesforceStub, lambda stub: {
         "login_url": stub.url, "client_id": stub.client_id, "client_secret": stub.client_secret},
         throttle_wait=3600, throttle_scope="daily"),
+    VendorCase("hubspot", HubSpotStub, lambda stub: {
+        "base_url": stub.url, "client_id": stub.client_id, "client_secret": stub.client_secret,
+        "refresh_token": stub.refresh_token, "webhook_url": "https://helpdesk.test/crm/hook"},
+        throttle_wait=10),
+    VendorCase("zoho", ZohoStub, lambda stub: {
+        "accounts_url": stub.url, "client_id": stub.client_id,
+        "client_secret": stub.client_secret, "refresh_token": stub.refresh_token},
+        throttle_wait=60),
 ]
