@@ -78,7 +78,6 @@ def import_profiles(path: str | Path, mapping: FieldMapping, source_name: str, *
         summary.unchanged += result.unchanged
         summary.conflicts += result.conflicts
         db.session.commit()
-        db.session.expunge_all()  # keep memory flat: nothing of this batch is needed again
     summary.invalid_rows.sort(key=lambda row: row.row_number)
     return summary
 
