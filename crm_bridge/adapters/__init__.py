@@ -20,13 +20,24 @@ from typing import Any
 
 import httpx
 
-from crm_bridge.adapters import csv_file, hubspot, rest, salesforce, sql, zoho
+from crm_bridge.adapters import (
+    csv_file,
+    fxiaoke,
+    hubspot,
+    jiandaoyun,
+    rest,
+    salesforce,
+    sql,
+    zoho,
+)
 from crm_bridge.contract import CrmSource
 
 ADAPTERS: dict[str, Callable[..., CrmSource]] = {
     "salesforce": salesforce.factory,
     "hubspot": hubspot.factory,
     "zoho": zoho.factory,
+    "jiandaoyun": jiandaoyun.factory,
+    "fxiaoke": fxiaoke.factory,
     # Generic sources: an export file, a database, any paginated REST/JSON endpoint.
     "csv_file": csv_file.factory,
     "sql": sql.factory,

@@ -237,7 +237,7 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
-def page_size(requested: int | None, capabilities: Capabilities) -> int:
+def clamp_page_size(requested: int | None, capabilities: Capabilities) -> int:
     return max(1, min(requested or capabilities.max_page_size, capabilities.max_page_size))
 
 

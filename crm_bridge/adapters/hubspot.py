@@ -33,8 +33,8 @@ from crm_bridge.adapters.base import (
     Login,
     TimePage,
     chunked,
+    clamp_page_size,
     json_body,
-    page_size,
     pull_then_deletes,
     retry_after_seconds,
     since_instant,
@@ -115,7 +115,7 @@ class HubSpotAdapter(HttpAdapter):
         return pull_then_deletes(upserts, self._archived, since, overlap)
 
     def _search_pages(self, size: int | None) -> Any:
-        limit = page_size(size, self.capabilities)
+        limit = clamp_page_size(size, self.capabilities)
 
         def fetch(edge: datetime | None, after: Any) -> tuple[list[RawChange], Any]:
             query: dict[str, Any] = {

@@ -25,8 +25,8 @@ from crm_bridge.adapters.base import (
     Login,
     TimePage,
     chunked,
+    clamp_page_size,
     json_body,
-    page_size,
     pull_then_deletes,
     since_instant,
     walk_time_windows,
@@ -112,7 +112,7 @@ class SalesforceAdapter(HttpAdapter):
 
     def _soql_pages(self, endpoint: str, fields: str, size: int | None,
                     condition: str = "") -> Any:
-        batch = page_size(size, self.capabilities)
+        batch = clamp_page_size(size, self.capabilities)
 
         def fetch(edge: datetime | None, locator: Any) -> tuple[list[RawChange], Any]:
             if locator is None:

@@ -27,8 +27,8 @@ from crm_bridge.adapters.base import (
     Login,
     TimePage,
     chunked,
+    clamp_page_size,
     json_body,
-    page_size,
     pull_then_deletes,
     retry_after_seconds,
     since_instant,
@@ -118,7 +118,7 @@ class ZohoAdapter(HttpAdapter):
         return pull_then_deletes(upserts, self._deleted, since, overlap)
 
     def _pages(self, size: int | None) -> Any:
-        per_page = page_size(size, self.capabilities)
+        per_page = clamp_page_size(size, self.capabilities)
 
         def fetch(edge: datetime | None, page_token: Any) -> tuple[list[RawChange], Any]:
             params: dict[str, Any] = {"fields": self._fields, "per_page": per_page,

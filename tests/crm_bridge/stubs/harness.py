@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tests.crm_bridge.stubs.framework import StubCrm
+from tests.crm_bridge.stubs.fxiaoke import FxiaokeStub
 from tests.crm_bridge.stubs.hubspot import HubSpotStub
+from tests.crm_bridge.stubs.jiandaoyun import APP_ID, CUSTOMER_FORM, FOLLOWUP_FORM, JiandaoyunStub
 from tests.crm_bridge.stubs.salesforce import SalesforceStub
 from tests.crm_bridge.stubs.zoho import ZohoStub
 
@@ -38,4 +40,13 @@ CASES = [
         "accounts_url": stub.url, "client_id": stub.client_id,
         "client_secret": stub.client_secret, "refresh_token": stub.refresh_token},
         throttle_wait=60),
+    VendorCase("jiandaoyun", JiandaoyunStub, lambda stub: {
+        "base_url": stub.url, "api_key": stub.api_key, "app_id": APP_ID,
+        "entry_id": CUSTOMER_FORM, "followup": {"entry_id": FOLLOWUP_FORM},
+        "webhook_secret": "jdy-webhook-secret"},
+        throttle_wait=1, token_expires=False),
+    VendorCase("fxiaoke", FxiaokeStub, lambda stub: {
+        "base_url": stub.url, "app_id": stub.app_id, "app_secret": stub.app_secret,
+        "permanent_code": stub.permanent_code, "open_user_id": "FSUID_ADMIN"},
+        throttle_wait=20),
 ]
