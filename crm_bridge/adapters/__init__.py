@@ -25,9 +25,13 @@ from crm_bridge.adapters import (
     fxiaoke,
     hubspot,
     jiandaoyun,
+    kingdee,
+    qidian,
     rest,
     salesforce,
     sql,
+    xiaoshouyi,
+    yonbip,
     zoho,
 )
 from crm_bridge.contract import CrmSource
@@ -38,6 +42,10 @@ ADAPTERS: dict[str, Callable[..., CrmSource]] = {
     "zoho": zoho.factory,
     "jiandaoyun": jiandaoyun.factory,
     "fxiaoke": fxiaoke.factory,
+    "xiaoshouyi": xiaoshouyi.factory,
+    "kingdee": kingdee.factory,
+    "yonbip": yonbip.factory,
+    "qidian": qidian.factory,
     # Generic sources: an export file, a database, any paginated REST/JSON endpoint.
     "csv_file": csv_file.factory,
     "sql": sql.factory,

@@ -11,7 +11,11 @@ from tests.crm_bridge.stubs.framework import StubCrm
 from tests.crm_bridge.stubs.fxiaoke import FxiaokeStub
 from tests.crm_bridge.stubs.hubspot import HubSpotStub
 from tests.crm_bridge.stubs.jiandaoyun import APP_ID, CUSTOMER_FORM, FOLLOWUP_FORM, JiandaoyunStub
+from tests.crm_bridge.stubs.kingdee import KingdeeStub
+from tests.crm_bridge.stubs.qidian import QidianStub
 from tests.crm_bridge.stubs.salesforce import SalesforceStub
+from tests.crm_bridge.stubs.xiaoshouyi import XiaoshouyiStub
+from tests.crm_bridge.stubs.yonbip import YonBipStub
 from tests.crm_bridge.stubs.zoho import ZohoStub
 
 
@@ -49,4 +53,19 @@ CASES = [
         "base_url": stub.url, "app_id": stub.app_id, "app_secret": stub.app_secret,
         "permanent_code": stub.permanent_code, "open_user_id": "FSUID_ADMIN"},
         throttle_wait=20),
+    VendorCase("xiaoshouyi", XiaoshouyiStub, lambda stub: {
+        "login_url": stub.url, "api_url": stub.url, "client_id": stub.client_id,
+        "client_secret": stub.client_secret, "username": stub.username,
+        "password": stub.password, "security_token": "TOKEN"},
+        throttle_wait=60),
+    VendorCase("kingdee", KingdeeStub, lambda stub: {
+        "base_url": stub.url, "acct_id": stub.acct_id, "username": stub.username,
+        "app_id": stub.app_id, "app_secret": stub.app_secret},
+        throttle_wait=60),
+    VendorCase("yonbip", YonBipStub, lambda stub: {
+        "base_url": stub.url, "app_key": stub.app_key, "app_secret": stub.app_secret},
+        throttle_wait=60),
+    VendorCase("qidian", QidianStub, lambda stub: {
+        "base_url": stub.url, "sid": stub.sid, "appid": stub.appid, "secret": stub.secret},
+        throttle_wait=60),
 ]
