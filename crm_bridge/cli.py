@@ -33,7 +33,7 @@ def sync_command(source_name: str, full: bool, dry_run: bool) -> None:
     try:
         with click.progressbar(run_sync(source.id, full=full, dry_run=dry_run),
                                label=f"Syncing {source_name}",
-                               item_show_func=lambda t: f"{t.records} records" if t else None) as pages:
+                               item_show_func=_records_so_far) as pages:
             for totals in pages:
                 final = totals
     except (CrmError, InvalidMapping) as error:
@@ -46,6 +46,10 @@ def sync_command(source_name: str, full: bool, dry_run: bool) -> None:
         click.echo(f"  review: {reason}")
     if final.status not in ("ok", "running"):
         raise click.ClickException(f"{final.status}: {final.error}")
+
+
+def _records_so_far(totals: Totals | None) -> str | None:
+    return f"{totals.records} records" if totals else None
 
 
 @crm_cli.command("import")

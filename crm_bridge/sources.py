@@ -93,12 +93,14 @@ def read_xlsx(path: str | Path, sheet: str | None = None) -> Iterator[Record]:
     exports. Numbers stay numbers and dates become ISO-8601 text (naive, as Excel has no
     zones: map them with ``local_time``); empty cells are left out.
     """
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError) as error:
+    except (InvalidFileException, BadZipFile, OSError, KeyError) as error:
         raise SourceError(f"{Path(path).name}: not an Excel workbook: {error}") from error
     try:
         rows = (workbook[sheet] if sheet else workbook.worksheets[0]).iter_rows(values_only=True)

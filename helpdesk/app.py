@@ -87,6 +87,7 @@ def _init_login(app: Flask) -> None:
 def _register_core(app: Flask) -> None:
     from helpdesk import jobs  # noqa: F401  (registers the JobFailure model)
     from helpdesk.auth.views import bp as auth_bp
+    from helpdesk.customers.views import bp as customers_bp
     from helpdesk.reports.views import bp as reports_bp
     from helpdesk.surveys.subscribers import connect_subscribers
     from helpdesk.surveys.views import bp as surveys_bp
@@ -94,6 +95,7 @@ def _register_core(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(customers_bp)
     app.register_blueprint(surveys_bp)
     app.register_blueprint(reports_bp)
     connect_subscribers(app)
@@ -105,6 +107,7 @@ def _register_core(app: Flask) -> None:
 
     register_console_link(app, _l("Tickets"), "tickets.queue")
     register_console_link(app, _l("Satisfaction"), "reports.csat")
+    register_console_link(app, _l("Profile conflicts"), "customers.conflicts")
     register_console_link(app, _l("Agents"), "auth.agents", admin_only=True)
     register_console_link(app, _l("Teams"), "auth.teams", admin_only=True)
     register_console_link(app, _l("Failed jobs"), "reports.failed_jobs", admin_only=True)

@@ -136,8 +136,8 @@ class RestSource(HttpAdapter):
         if external_id in (None, ""):
             raise PermanentError(f"rest: a record has no {self.config.get('id_field', 'id')!r}")
         deleted = self.config.get("deleted_field")
-        op: Literal["upsert", "delete"] = "delete" if deleted and lookup(record, deleted) in (True, 1, "true", "1") \
-            else "upsert"
+        is_deleted = bool(deleted) and lookup(record, deleted) in (True, 1, "true", "1")
+        op: Literal["upsert", "delete"] = "delete" if is_deleted else "upsert"
         return RawChange(str(external_id), self._updated_at(record), op,
                          record if op == "upsert" else {})
 

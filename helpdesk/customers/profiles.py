@@ -128,7 +128,7 @@ class _PageIndex:
         candidates += [("email", "", e) for e in (profile.email, *profile.emails)]
         candidates += [("phone", "", p) for p in profile.phones]
         for key in candidates:
-            identity = self.identities.get(key)  # type: ignore[arg-type]
+            identity = self.identities.get(key)
             if identity is not None:
                 return self.customers[identity.customer_id]
             if (key[0], key[2]) in self.pending:
