@@ -24,7 +24,8 @@ def _json_object(form: FlaskForm, field: TextAreaField) -> None:
 
 
 def parsed_json(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if (text or "").strip() else {}
+    value: dict[str, Any] = json.loads(text) if text and text.strip() else {}
+    return value
 
 
 class SourceForm(FlaskForm):

@@ -135,7 +135,7 @@ class RestSource(HttpAdapter):
         external_id = lookup(record, self.config.get("id_field", "id"))
         if external_id in (None, ""):
             raise PermanentError(f"rest: a record has no {self.config.get('id_field', 'id')!r}")
-        deleted = self.config.get("deleted_field")
+        deleted = str(self.config.get("deleted_field") or "")
         is_deleted = bool(deleted) and lookup(record, deleted) in (True, 1, "true", "1")
         op: Literal["upsert", "delete"] = "delete" if is_deleted else "upsert"
         return RawChange(str(external_id), self._updated_at(record), op,
