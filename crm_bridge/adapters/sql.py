@@ -92,8 +92,12 @@ class SqlSource:
             return None
         return (value if value.tzinfo else value.replace(tzinfo=self.zone)).astimezone(UTC)
 
-    def _naive_local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone).replace(tzinfo=None)
+    def _naive_local(self, moment: datetime) -> sa.BindParameter[Any]:
+        """``moment`` as the database's naive local time, bound untyped so the driver
+        formats it natively (SQLAlchemy's SQLite type would add microseconds to the text,
+        which then no longer compares equal to timestamps other writers stored)."""
+        local = moment.astimezone(self.zone).replace(tzinfo=None)
+        return sa.bindparam(None, local, type_=sa.types.NullType())
 
     def pull(self, since: Watermark | None, *, object_type: str = "customer",
              page_size: int | None = None) -> Iterator[ChangePage]:
