@@ -100,3 +100,30 @@ class CrmReviewItem(Model):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class CrmPushOutbox(Model):
+    """A service event to write to a CRM as an activity, kept until the CRM has it.
+
+    Unique per source and idempotency key, so the same event recorded twice is pushed once;
+    ``status`` is "pending", "sent" (``external_record_id`` holds the CRM's record id) or
+    "failed" (``last_error`` says why; admins see it on the source page and as a failed job).
+    """
+
+    __tablename__ = "crm_push_outbox"
+    __table_args__ = (UniqueConstraint("source_id", "idempotency_key",
+                                       name="uq_crm_push_outbox_source_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("crm_source.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    #: The InteractionEvent's fields as JSON (times as ISO 8601).
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_record_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
