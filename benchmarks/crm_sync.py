@@ -58,6 +58,7 @@ from helpdesk.tickets.models import Message, Ticket  # noqa: E402
 from tests.services import PostgresServer, free_port  # noqa: E402
 
 TOKEN = "bench-token"  # noqa: S105
+PASSWORD = "bench password x"  # noqa: S105
 PAGE_SIZE = 1000
 TICKETS = 2000
 PAGE_REQUESTS = 200
@@ -109,7 +110,7 @@ def serve_stub(port: int, count: int) -> None:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             fraction = float(parse_qs(urlparse(self.path).query)["fraction"][0])
             now = datetime.now(UTC) - timedelta(seconds=5)
             for index in random.Random(1).sample(range(count), int(count * fraction)):
@@ -117,7 +118,7 @@ def serve_stub(port: int, count: int) -> None:
                                   "owner": {"name": "New owner"}}
             self._json({"touched": int(count * fraction)})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self.send_response(401)
                 self.end_headers()
@@ -214,11 +215,11 @@ def seed_tickets(count: int) -> list[int]:
 
 def page_figures(app: Any, engine: str, count: int) -> None:
     ticket_ids = seed_tickets(count)
-    create_agent(email="admin@example.com", name="Admin", password="bench password x",
+    create_agent(email="admin@example.com", name="Admin", password=PASSWORD,
                  role="admin")
     db.session.commit()
     client = app.test_client()
-    client.post("/login", data={"email": "admin@example.com", "password": "bench password x"})
+    client.post("/login", data={"email": "admin@example.com", "password": PASSWORD})
     timings = []
     for n in range(PAGE_REQUESTS):
         ticket_id = ticket_ids[n % len(ticket_ids)]

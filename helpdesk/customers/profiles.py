@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from helpdesk.customers.models import (
     PROFILE_FIELDS,
@@ -103,6 +103,8 @@ class _PageIndex:
                     self.identities[(kind, namespace, identity.value)] = identity
         #: Customers this page creates, by every email and external id they will hold.
         self.pending: dict[tuple[str, str], Customer] = {}
+        #: Identities this page adds, as rows for one INSERT.
+        self.claimed: dict[tuple[str, str, str], dict[str, Any]] = {}
         # Customers whose primary email has no identity row (made before identities existed).
         self.by_primary_email: dict[str, int] = {}
         for chunk in _chunks(list(emails)):
@@ -131,6 +133,8 @@ class _PageIndex:
             identity = self.identities.get(key)
             if identity is not None:
                 return self.customers[identity.customer_id]
+            if key in self.claimed:
+                return self.customers[self.claimed[key]["customer_id"]]
             if (key[0], key[2]) in self.pending:
                 return self.pending[(key[0], key[2])]
         for email in (profile.email, *profile.emails):
@@ -147,16 +151,29 @@ class _PageIndex:
             self.organizations[key] = organization
         return self.organizations[key]
 
-    def claim(self, customer: Customer, kind: str, namespace: str, value: str) -> CustomerIdentity:
-        """The identity ``(kind, namespace, value)``, added to ``customer`` if nobody holds it."""
+    def claim(self, customer: Customer, kind: str, namespace: str, value: str,
+              updated_at: datetime | None = None) -> None:
+        """Give ``customer`` the identity ``(kind, namespace, value)`` unless someone holds it.
+
+        New identities are collected and inserted together by :meth:`insert_claimed` (a
+        multi-row INSERT, no ORM bookkeeping); an external id already held by this customer
+        gets the record's new modification time.
+        """
         key = (kind, namespace, value)
         identity = self.identities.get(key)
-        if identity is None:
-            identity = CustomerIdentity(kind=kind, namespace=namespace, value=value)
-            identity.customer_id = customer.id
-            db.session.add(identity)
-            self.identities[key] = identity
-        return identity
+        if identity is not None:
+            if kind == "external" and identity.customer_id == customer.id:
+                identity.source_updated_at = updated_at
+                identity.deleted_at = None
+            return
+        if key not in self.claimed:
+            self.claimed[key] = {"customer_id": customer.id, "kind": kind,
+                                 "namespace": namespace, "value": value,
+                                 "source_updated_at": updated_at, "created_at": utcnow()}
+
+    def insert_claimed(self) -> None:
+        if self.claimed:
+            db.session.execute(insert(CustomerIdentity), list(self.claimed.values()))
 
 
 def apply_profiles(source: str, profiles: Sequence[IncomingProfile], *,
@@ -193,19 +210,30 @@ def apply_profiles(source: str, profiles: Sequence[IncomingProfile], *,
             new_customers.append((customer, profile))
         else:
             updates.append((customer, profile))
+    # New customers get their fields before the flush, so they are inserted whole (one
+    # multi-row INSERT) rather than inserted and then updated.
+    for customer, profile in new_customers:
+        _apply_fields(index, source, customer, profile, owned, at, result, created=True)
     if new_customers:
-        db.session.flush()  # ids for the identities below, in one multi-row insert
+        db.session.flush()
         for customer, _ in new_customers:
             index.customers[customer.id] = customer
-    for customer, profile in new_customers:
-        _apply_one(index, source, customer, profile, owned, at, result, created=True)
     for customer, profile in updates:
-        _apply_one(index, source, customer, profile, owned, at, result, created=False)
+        _apply_fields(index, source, customer, profile, owned, at, result, created=False)
+    for customer, profile in (*new_customers, *updates):
+        for email in (profile.email, *profile.emails):
+            index.claim(customer, "email", "", email)
+        for phone in profile.phones:
+            index.claim(customer, "phone", "", phone)
+        if profile.external_id:
+            index.claim(customer, "external", source, profile.external_id, profile.updated_at)
+        result.customers.append(customer.id)
     db.session.flush()
+    index.insert_claimed()
     return result
 
 
-def _apply_one(index: _PageIndex, source: str, customer: Customer, profile: IncomingProfile,
+def _apply_fields(index: _PageIndex, source: str, customer: Customer, profile: IncomingProfile,
                owned: frozenset[str], at: datetime, result: ApplyResult, *,
                created: bool) -> None:
     provenance = dict(customer.provenance or {})
@@ -243,15 +271,6 @@ def _apply_one(index: _PageIndex, source: str, customer: Customer, profile: Inco
         customer.profile_source = source
     customer.profile_synced_at = at
     customer.deleted_at = None
-    for email in (profile.email, *profile.emails):
-        index.claim(customer, "email", "", email)
-    for phone in profile.phones:
-        index.claim(customer, "phone", "", phone)
-    if profile.external_id:
-        link = index.claim(customer, "external", source, profile.external_id)
-        link.source_updated_at = profile.updated_at
-        link.deleted_at = None
-    result.customers.append(customer.id)
     result.conflicts += conflicts
     if created:
         result.created += 1
