@@ -27,9 +27,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm_bridge.adapters import build_adapter  # noqa: E402
-from tests.crm_bridge.stubs.fixture import generated_customers  # noqa: E402
-from tests.crm_bridge.stubs.harness import CASES  # noqa: E402
+from crm_bridge.adapters import build_adapter
+from tests.crm_bridge.stubs.fixture import generated_customers
+from tests.crm_bridge.stubs.harness import CASES
 
 
 def main() -> None:
