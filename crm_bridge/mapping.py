@@ -21,12 +21,18 @@ source (file imports, databases, REST endpoints, vendor adapters). A mapping is 
 
 A field given as a plain string is shorthand for ``{"from": "..."}``. ``from`` names a key of
 the record; when the record has no such key it is read as a path: dots into objects, ``[n]``
-into lists (``contacts[0].email``), and ``|`` between alternatives, the first non-blank wins.
+into lists (``contacts[0].email``), ``[*]`` over every item of a list (``Tag[*].name``), and
+``|`` between alternatives, the first non-blank wins. ``from`` may also be a list of such
+sources, read into a list of texts in that order (blank where a source is empty), e.g.
+``["MobilePhone", "Phone"]`` for ``phones`` or ``["LastName", "FirstName"]`` for ``full_name``.
 Transforms run in the order given and the value map runs after them, so a map's keys are
 written the way the transformed value looks:
 
 * ``strip``, ``lower``; ``split:<sep>`` (text to list), ``join:<sep>`` and ``first`` (list
   to text);
+* ``full_name``: a ``[family name, given name]`` pair to one name in the order its script
+  uses: Chinese, Japanese and Korean names family first with no space (``陈美``), others
+  given name first (``Mei Chen``);
 * ``e164``: a phone number in E.164 (``+8613800138000``), national numbers read in the
   mapping's ``default_region``;
 * ``epoch_s``, ``epoch_ms``, ``iso8601``, ``local_time``: a time as ISO-8601 UTC; a naive
@@ -62,8 +68,10 @@ TARGET_FIELDS = ("email", "emails", "phones", "external_id", *PROFILE_TARGETS)
 LIST_FIELDS = frozenset({"tags", "emails", "phones"})
 EXTRA_PREFIX = "extra."
 _TIME_TRANSFORMS = ("epoch_s", "epoch_ms", "iso8601", "local_time")
-_SIMPLE_TRANSFORMS = ("strip", "lower", "first", "e164", *_TIME_TRANSFORMS)
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_SIMPLE_TRANSFORMS = ("strip", "lower", "first", "full_name", "e164", *_TIME_TRANSFORMS)
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+#: Han, Hiragana, Katakana and Hangul: names in these scripts put the family name first.
+_FAMILY_FIRST_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 Value = str | list[str]
 
@@ -107,7 +115,7 @@ class Transform:
 
     @property
     def makes_text(self) -> bool:
-        return self.name in ("join", "first")
+        return self.name in ("join", "first", "full_name")
 
     def apply(self, value: Value, context: Context) -> Value:
         if self.name == "join":
@@ -115,6 +123,8 @@ class Transform:
         if self.name == "first":
             return next((item for item in value if item), "") if isinstance(value, list) \
                 else value
+        if self.name == "full_name":
+            return _full_name(value) if isinstance(value, list) else value
         if isinstance(value, list):
             # Element-wise, so a JSON source that already holds a list behaves like a
             # spreadsheet cell that was split; a split of a list flattens.
@@ -130,6 +140,14 @@ class Transform:
         if self.name == "e164":
             return _e164(value, context)
         return _utc_iso(self.name, value, context)
+
+
+def _full_name(parts: list[str]) -> str:
+    family, given = [*parts, "", ""][:2]
+    family, given = family.strip(), given.strip()
+    if _FAMILY_FIRST_SCRIPT.search(family + given):
+        return family + given
+    return " ".join(part for part in (given, family) if part)
 
 
 def _e164(value: str, context: Context) -> str:
@@ -170,7 +188,7 @@ class FieldRule:
     """How one target field is read from a source record."""
 
     target: str
-    source: str
+    source: str | tuple[str, ...]
     transforms: tuple[Transform, ...] = ()
     value_map: Mapping[str, str] = field(default_factory=dict)
     strict: bool = False
@@ -183,6 +201,10 @@ class FieldRule:
     def accepts_lists(self) -> bool:
         return self.is_list or any(t.makes_text for t in self.transforms)
 
+    @property
+    def source_label(self) -> str:
+        return self.source if isinstance(self.source, str) else " + ".join(self.source)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldMapping:
@@ -194,7 +216,7 @@ class FieldMapping:
 
     @property
     def email_source(self) -> str:
-        return next(rule.source for rule in self.rules if rule.target == "email")
+        return next(rule.source_label for rule in self.rules if rule.target == "email")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,8 +286,12 @@ def _parse_rule(target: str, spec: Any) -> FieldRule:
                              f"(known: {', '.join(TARGET_FIELDS)}, extra.<name>)")
     if isinstance(spec, str):
         spec = {"from": spec}
-    if not isinstance(spec, Mapping) or not isinstance(spec.get("from"), str) or not spec["from"]:
-        raise InvalidMapping(f'{target}: give the source column as a string or as {{"from": ...}}')
+    source = spec.get("from") if isinstance(spec, Mapping) else None
+    if isinstance(source, list) and source and all(isinstance(s, str) and s for s in source):
+        source = tuple(source)
+    elif not isinstance(source, str) or not source:
+        raise InvalidMapping(f'{target}: give the source column as a string, or as {{"from": '
+                             '...}} with a column or a list of columns')
     unknown_keys = set(spec) - {"from", "transforms", "map", "strict"}
     if unknown_keys:
         raise InvalidMapping(f"{target}: unknown setting(s) {', '.join(sorted(unknown_keys))}")
@@ -279,17 +305,19 @@ def _parse_rule(target: str, spec: Any) -> FieldRule:
     strict = spec.get("strict", False)
     if not isinstance(strict, bool) or (strict and not value_map):
         raise InvalidMapping(f"{target}: strict must be true or false, and needs a map")
-    rule = FieldRule(target=target, source=spec["from"],
+    rule = FieldRule(target=target, source=source,
                      transforms=tuple(Transform.parse(t) for t in transforms),
                      value_map=dict(value_map), strict=strict)
-    if not rule.is_list and _ends_as_list(rule.transforms):
+    if not rule.is_list and _ends_as_list(rule.transforms,
+                                          starts_as_list=isinstance(source, tuple)):
         raise InvalidMapping(f"{target}: only list fields ({', '.join(sorted(LIST_FIELDS))}) "
-                             "can be split (add first or join:<sep> after the split)")
+                             "take a split or a list of columns (add first, full_name or "
+                             "join:<sep>)")
     return rule
 
 
-def _ends_as_list(transforms: tuple[Transform, ...]) -> bool:
-    shape_is_list = False
+def _ends_as_list(transforms: tuple[Transform, ...], *, starts_as_list: bool) -> bool:
+    shape_is_list = starts_as_list
     for transform in transforms:
         if transform.makes_list:
             shape_is_list = True
@@ -345,7 +373,13 @@ def _looks_e164(value: str) -> bool:
 
 def _mapped_value(record: Mapping[str, Any], rule: FieldRule,
                   context: Context) -> str | list[str] | None:
-    value = _as_value(rule, lookup(record, rule.source))
+    if isinstance(rule.source, tuple):
+        parts = [_as_value(rule, lookup(record, source)) for source in rule.source]
+        value: str | list[str] | None = [
+            piece for part in parts
+            for piece in (part if isinstance(part, list) else [part or ""])]
+    else:
+        value = _as_value(rule, lookup(record, rule.source))
     if value is None:
         return None
     for transform in rule.transforms:
@@ -358,7 +392,8 @@ def _mapped_value(record: Mapping[str, Any], rule: FieldRule,
         # Order kept, duplicates and blanks dropped: "a,,b,a" is the tag list [a, b].
         return list(dict.fromkeys(item for item in items if item)) or None
     if isinstance(value, list):
-        raise MappingError(f"{rule.target}: {rule.source!r} holds a list; add first or join")
+        raise MappingError(f"{rule.target}: {rule.source_label!r} holds a list; "
+                           "add first or join")
     return value or None
 
 
@@ -376,12 +411,20 @@ def lookup(record: Mapping[str, Any], source: str) -> Any:
 def _follow(record: Mapping[str, Any], path: str) -> Any:
     if path in record:
         return record[path]
-    current: Any = record
-    for name, index in _PATH_PART.findall(path):
+    return _walk(record, _PATH_PART.findall(path))
+
+
+def _walk(current: Any, parts: list[tuple[str, str]]) -> Any:
+    for position, (name, index) in enumerate(parts):
         if name:
             if not isinstance(current, Mapping) or name not in current:
                 return None
             current = current[name]
+        elif index == "*":
+            if not isinstance(current, list):
+                return None
+            found = (_walk(item, parts[position + 1:]) for item in current)
+            return [item for item in found if item not in (None, "")]
         else:
             if not isinstance(current, list) or int(index) >= len(current):
                 return None
@@ -399,7 +442,7 @@ def _as_value(rule: FieldRule, raw: Any) -> str | list[str] | None:
     if isinstance(raw, list) and rule.accepts_lists and all(
             isinstance(item, str | int | float) and not isinstance(item, bool) for item in raw):
         return [str(item) for item in raw]
-    raise MappingError(f"{rule.target}: {rule.source!r} holds a {type(raw).__name__}, "
+    raise MappingError(f"{rule.target}: {rule.source_label!r} holds a {type(raw).__name__}, "
                        "expected " + ("a list of texts" if rule.is_list
                                       else "a text or number"))
 

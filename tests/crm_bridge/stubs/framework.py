@@ -3,10 +3,10 @@
 A vendor stub subclasses :class:`StubCrm` and supplies its URL rules, how a request carries its
 token, the vendor's exact "token expired" and "throttled" answers, and how a customer looks in
 its API. The framework supplies the rest: a werkzeug server in a thread, a controllable clock
-(the HTTP ``Date`` header follows it too), tokens that expire after ``token_uses`` requests,
-a throttle switch (``stub.throttle = 1`` answers the next data request with the vendor's
-throttling envelope), a request log, edits and deletes that stamp the clock, and a store of
-pushed activities.
+(the HTTP ``Date`` header follows it too), tokens that expire after ``token_uses`` requests
+(``stale_tokens``: the next ones are expired on arrival), a throttle switch
+(``stub.throttle = 1`` answers the next data request with the vendor's throttling envelope),
+a request log, edits and deletes that stamp the clock, and a store of pushed activities.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class StubCrm:
         self.token_uses = token_uses
         self.tokens: dict[str, int] = {}
         self.tokens_issued = 0
+        #: How many of the next tokens issued are already spent (expired on arrival), so a
+        #: sync of a single request still meets an expired token.
+        self.stale_tokens = 0
         self.throttle = 0
         self.requests: list[str] = []
         self.activities: dict[str, dict[str, Any]] = {}
@@ -112,7 +115,8 @@ class StubCrm:
     def issue_token(self) -> str:
         self.tokens_issued += 1
         token = f"{self.vendor}-token-{self.tokens_issued}"
-        self.tokens[token] = self.token_uses
+        self.tokens[token] = 0 if self.stale_tokens > 0 else self.token_uses
+        self.stale_tokens = max(0, self.stale_tokens - 1)
         return token
 
     # Server ------------------------------------------------------------------------------------

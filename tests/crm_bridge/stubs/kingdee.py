@@ -72,6 +72,8 @@ class KingdeeStub(StubCrm):
                 "FName": customer.company, "FShortName": customer.company[:4],
                 "FTEL": customer.phone, "FADDRESS": "苏州市工业园区示例路 8 号",
                 "FSELLER.FName": customer.owner, "F_ABC_Tier": customer.tier,
+                # BD_Customer has no email; tenants add one (F_<prefix>_<Name> custom field).
+                "F_ABC_Email": customer.email,
                 "FModifyDate": local_time(customer.updated_at), "FForbidStatus": "A",
                 "_modified": customer.updated_at}
 
@@ -98,7 +100,7 @@ class KingdeeStub(StubCrm):
     def business_info(self, request: Request) -> Response:
         fields = [("FNumber", "编码", "Text"), ("FName", "客户名称", "MultiLangText"),
                   ("FTEL", "联系电话", "Text"), ("FSELLER", "销售员", "BaseData"),
-                  ("F_ABC_Tier", "客户等级", "ComboField"),
+                  ("F_ABC_Tier", "客户等级", "ComboField"), ("F_ABC_Email", "电子邮箱", "Text"),
                   ("FModifyDate", "修改日期", "DateTime")]
         entries = [{"Key": key, "Name": [{"Key": 2052, "Value": name}], "FieldType": kind}
                    for key, name, kind in fields]
