@@ -17,7 +17,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from crm_bridge.adapters import kingdee
 from crm_bridge.adapters.timestamps import parse_iso
 from crm_bridge.contract import DeleteSignal
 from crm_bridge.models import CrmSource, CrmSyncRun
@@ -39,8 +38,6 @@ from tests.services import SmtpSink
 
 EXAMPLES = Path(__file__).parents[2] / "crm_bridge" / "examples"
 POSTGRES_VENDORS = ("salesforce", "kingdee")
-#: Settings a tenant adds to the adapter's defaults (crm_bridge/examples/README.md).
-TENANT_SETTINGS = {"kingdee": {"fields": [*kingdee.DEFAULT_FIELDS, "F_ABC_Email"]}}
 #: The fixture's tiers through the examples' value maps.
 CANONICAL_TIER = {"VIP": "VIP", "A类客户": "VIP", "B类客户": "Standard", "Standard": "Standard"}
 
@@ -113,7 +110,7 @@ def make_vendor_source(case: VendorCase, stub: StubCrm) -> CrmSource:
     """A source as an admin would configure it: kind, settings, the example mapping."""
     mapping = json.loads((EXAMPLES / f"{case.vendor}.json").read_text(encoding="utf-8"))
     source = CrmSource(name=f"{case.vendor}-crm", kind=case.vendor,
-                       settings={**case.config(stub), **TENANT_SETTINGS.get(case.vendor, {})},
+                       settings=case.config(stub),
                        mapping=mapping,
                        record_url_template=f"https://{case.vendor}.example.com/{{external_id}}")
     db.session.add(source)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from crm_bridge.adapters import kingdee
 from tests.crm_bridge.stubs.framework import StubCrm
 from tests.crm_bridge.stubs.fxiaoke import FxiaokeStub
 from tests.crm_bridge.stubs.hubspot import HubSpotStub
@@ -60,7 +61,9 @@ CASES = [
         throttle_wait=60),
     VendorCase("kingdee", KingdeeStub, lambda stub: {
         "base_url": stub.url, "acct_id": stub.acct_id, "username": stub.username,
-        "app_id": stub.app_id, "app_secret": stub.app_secret},
+        "app_id": stub.app_id, "app_secret": stub.app_secret,
+        # BD_Customer has no email field: the tenant's custom one is read as well.
+        "fields": [*kingdee.DEFAULT_FIELDS, "F_ABC_Email"]},
         throttle_wait=60),
     VendorCase("yonbip", YonBipStub, lambda stub: {
         "base_url": stub.url, "app_key": stub.app_key, "app_secret": stub.app_secret},
