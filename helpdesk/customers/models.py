@@ -88,8 +88,11 @@ class CustomerIdentity(Model):
     """
 
     __tablename__ = "customer_identity"
-    __table_args__ = (UniqueConstraint("kind", "namespace", "value",
-                                       name="uq_customer_identity_kind_namespace_value"),)
+    # ``value`` leads: look-ups are by value, and only this order keeps PostgreSQL probing the
+    # index per value during an initial load, before the table has statistics (with ``kind``
+    # first it scanned every identity of a kind against the whole IN list, per page).
+    __table_args__ = (UniqueConstraint("value", "kind", "namespace",
+                                       name="uq_customer_identity_value_kind_namespace"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from helpdesk.customers.models import (
     PROFILE_FIELDS,
@@ -21,7 +21,7 @@ from helpdesk.customers.models import (
     Organization,
     ProfileConflict,
 )
-from helpdesk.db import db, utcnow
+from helpdesk.db import Model, db, utcnow
 from helpdesk.signals import customer_profile_changed
 
 #: Bound parameters per IN list: far below SQLite's limit, large enough to batch well.
@@ -86,6 +86,82 @@ def decide_field(*, current: Any, incoming: Any, entry: Mapping[str, Any],
     return "apply"
 
 
+#: Columns of the customer that merging a profile reads.
+_MERGED_COLUMNS = (*PROFILE_FIELDS, "provenance", "extra", "crm_url", "external_id")
+
+
+@dataclass(eq=False, slots=True)
+class _NewCustomer:
+    """A customer this page creates: the row to insert, and its id once inserted.
+
+    New customers are written by one multi-row INSERT instead of as ORM objects: the unit of
+    work's bookkeeping for thousands of new objects cost more than the rest of the apply.
+    """
+
+    values: dict[str, Any]
+    id: int = 0
+
+    @classmethod
+    def blank(cls, email: str, at: datetime) -> _NewCustomer:
+        # Every row of one INSERT names the same columns, so the defaults are spelled out.
+        return cls({"email": email, "name": "", "phone": None, "company": None, "tier": None,
+                    "owner": None, "tags": [], "lifetime_value": None, "external_id": None,
+                    "profile_source": None, "profile_synced_at": None, "crm_url": None,
+                    "provenance": {}, "extra": {}, "organization_id": None,
+                    "deleted_at": None, "merged_into_id": None, "created_at": at})
+
+
+#: A customer a profile applies to: one already stored, or one this page creates.
+Target = Customer | _NewCustomer
+
+
+@dataclass(slots=True)
+class _Merge:
+    """What applying one profile to a customer changes (see :func:`_merge_profile`)."""
+
+    values: dict[str, Any]
+    changed: list[str]
+    #: ``(field, CRM value, stored value, reason)`` of each refused value
+    conflicts: list[tuple[str, Any, Any, str]]
+
+
+def _merge_profile(current: Mapping[str, Any], source: str, profile: IncomingProfile,
+                   owned: frozenset[str], at: datetime, *, created: bool) -> _Merge:
+    """The column values applying ``profile`` to a customer holding ``current`` sets. Pure."""
+    provenance = dict(current["provenance"] or {})
+    merge = _Merge({}, [], [])
+    stamp = {"by": "crm", "source": source, "external_id": profile.external_id,
+             "at": at.isoformat()}
+    for name in PROFILE_FIELDS:
+        if name not in profile.fields:
+            continue
+        incoming = profile.fields[name]
+        is_owned = name in owned
+        verdict = decide_field(current=current[name], incoming=incoming,
+                               entry=provenance.get(name, {}), helpdesk_owned=is_owned)
+        if verdict == "apply":
+            merge.values[name] = incoming
+            provenance[name] = {**stamp, "owner": "helpdesk" if is_owned else "crm"}
+            merge.changed.append(name)
+        elif verdict != "same":
+            merge.conflicts.append((name, incoming, current[name], verdict))
+    if profile.extra:
+        merged_extra = {**(current["extra"] or {}), **profile.extra}
+        if merged_extra != current["extra"]:
+            merge.values["extra"] = merged_extra
+            merge.changed.append("extra")
+    if profile.crm_url and current["crm_url"] != profile.crm_url:
+        merge.values["crm_url"] = profile.crm_url
+    if profile.external_id and current["external_id"] != profile.external_id:
+        merge.values["external_id"] = profile.external_id
+    if merge.changed or created:
+        merge.values["provenance"] = provenance
+        merge.values["profile_source"] = source
+    merge.values["profile_synced_at"] = at
+    merge.values["deleted_at"] = None
+    return merge
+
+
 class _PageIndex:
     """The identities, customers and organizations a page refers to, loaded in bulk."""
 
@@ -98,11 +174,11 @@ class _PageIndex:
                                         ("email", "", emails), ("phone", "", phones)):
             for chunk in _chunks(list(values)):
                 for identity in db.session.scalars(select(CustomerIdentity).where(
-                        CustomerIdentity.kind == kind, CustomerIdentity.namespace == namespace,
-                        CustomerIdentity.value.in_(chunk))):
+                        CustomerIdentity.value.in_(chunk), CustomerIdentity.kind == kind,
+                        CustomerIdentity.namespace == namespace)):
                     self.identities[(kind, namespace, identity.value)] = identity
         #: Customers this page creates, by every email and external id they will hold.
-        self.pending: dict[tuple[str, str], Customer] = {}
+        self.pending: dict[tuple[str, str], _NewCustomer] = {}
         #: Identities this page adds, as rows for one INSERT.
         self.claimed: dict[tuple[str, str, str], dict[str, Any]] = {}
         # Customers whose primary email has no identity row (made before identities existed).
@@ -117,43 +193,54 @@ class _PageIndex:
         for chunk in _chunks(list(customer_ids)):
             self.customers.update((c.id, c) for c in db.session.scalars(
                 select(Customer).where(Customer.id.in_(chunk))))
-        names = {organization_key(str(p.fields["company"])): str(p.fields["company"])
-                 for p in profiles if p.fields.get("company")}
-        self.organizations: dict[str, Organization] = {}
-        for chunk in _chunks(list(names)):
-            self.organizations.update((o.name_key, o) for o in db.session.scalars(
-                select(Organization).where(Organization.name_key.in_(chunk))))
+        #: Organization ids by folded name, filled by :meth:`organization_ids`.
+        self.organizations: dict[str, int] = {}
 
-    def customer_for(self, source: str, profile: IncomingProfile) -> Customer | None:
+    def customer_for(self, source: str, profile: IncomingProfile) -> Target | None:
         """Match on external id, then any email (case-insensitive), then any phone."""
         candidates = [("external", source, profile.external_id)] if profile.external_id else []
         candidates += [("email", "", e) for e in (profile.email, *profile.emails)]
         candidates += [("phone", "", p) for p in profile.phones]
-        for key in candidates:
-            identity = self.identities.get(key)
+        for kind, namespace, value in candidates:
+            identity = self.identities.get((kind, namespace, value))
             if identity is not None:
                 return self.customers[identity.customer_id]
-            if key in self.claimed:
-                return self.customers[self.claimed[key]["customer_id"]]
-            if (key[0], key[2]) in self.pending:
-                return self.pending[(key[0], key[2])]
+            if (kind, value) in self.pending:
+                return self.pending[(kind, value)]
         for email in (profile.email, *profile.emails):
             if email in self.by_primary_email:
                 customer = self.customers[self.by_primary_email[email]]
                 return self.customers.get(customer.merged_into_id or 0, customer)
         return None
 
-    def organization(self, name: str) -> Organization:
-        key = organization_key(name)
-        if key not in self.organizations:
-            organization = Organization(name=name, name_key=key)
-            db.session.add(organization)
-            self.organizations[key] = organization
-        return self.organizations[key]
+    def create(self, profile: IncomingProfile, at: datetime) -> _NewCustomer:
+        """A new customer for ``profile``, found by later profiles of the page that match it."""
+        new = _NewCustomer.blank(profile.email, at)
+        for email in (profile.email, *profile.emails):
+            self.pending[("email", email)] = new
+        if profile.external_id:
+            self.pending[("external", profile.external_id)] = new
+        return new
 
-    def claim(self, customer: Customer, kind: str, namespace: str, value: str,
+    def organization_ids(self, names: Iterable[str], at: datetime) -> dict[str, int]:
+        """The ids of the organizations called ``names`` (by folded name), creating missing ones."""
+        wanted = {organization_key(name): name for name in names}
+        for chunk in _chunks([key for key in wanted if key not in self.organizations]):
+            self.organizations.update(db.session.execute(
+                select(Organization.name_key, Organization.id)
+                .where(Organization.name_key.in_(chunk))).all())
+        missing = [{"name": name, "name_key": key, "created_at": at}
+                   for key, name in wanted.items() if key not in self.organizations]
+        if missing:
+            self.organizations.update(db.session.execute(
+                insert(_table(Organization)).returning(
+                    Organization.__table__.c.name_key, Organization.__table__.c.id,
+                    sort_by_parameter_order=True), missing).all())
+        return {key: self.organizations[key] for key in wanted}
+
+    def claim(self, customer_id: int, kind: str, namespace: str, value: str, at: datetime,
               updated_at: datetime | None = None) -> None:
-        """Give ``customer`` the identity ``(kind, namespace, value)`` unless someone holds it.
+        """Give the customer the identity ``(kind, namespace, value)`` unless someone holds it.
 
         New identities are collected and inserted together by :meth:`insert_claimed` (a
         multi-row INSERT, no ORM bookkeeping); an external id already held by this customer
@@ -162,18 +249,19 @@ class _PageIndex:
         key = (kind, namespace, value)
         identity = self.identities.get(key)
         if identity is not None:
-            if kind == "external" and identity.customer_id == customer.id:
+            if kind == "external" and identity.customer_id == customer_id:
                 identity.source_updated_at = updated_at
                 identity.deleted_at = None
             return
         if key not in self.claimed:
-            self.claimed[key] = {"customer_id": customer.id, "kind": kind,
+            self.claimed[key] = {"customer_id": customer_id, "kind": kind,
                                  "namespace": namespace, "value": value,
-                                 "source_updated_at": updated_at, "created_at": utcnow()}
+                                 "source_updated_at": updated_at, "created_at": at}
 
     def insert_claimed(self) -> None:
         if self.claimed:
-            db.session.execute(insert(CustomerIdentity), list(self.claimed.values()))
+            db.session.execute(insert(_table(CustomerIdentity)),
+                               list(self.claimed.values()))
 
 
 def apply_profiles(source: str, profiles: Sequence[IncomingProfile], *,
@@ -190,110 +278,99 @@ def apply_profiles(source: str, profiles: Sequence[IncomingProfile], *,
     owned = frozenset(helpdesk_owned)
     index = _PageIndex(source, profiles)
     result = ApplyResult()
-    new_customers: list[tuple[Customer, IncomingProfile]] = []
-    updates: list[tuple[Customer, IncomingProfile]] = []
+    applied: list[tuple[Target, IncomingProfile, _Merge, bool]] = []
     for profile in profiles:
-        customer = index.customer_for(source, profile)
+        target = index.customer_for(source, profile)
         link = index.identities.get(("external", source, profile.external_id or ""))
         if (link is not None and link.deleted_at is None and profile.updated_at is not None
                 and link.source_updated_at is not None
                 and profile.updated_at <= link.source_updated_at):
             result.unchanged += 1
             continue
-        if customer is None:
-            customer = Customer(email=profile.email, name="", tags=[], extra={}, provenance={})
-            db.session.add(customer)
-            for email in (profile.email, *profile.emails):
-                index.pending[("email", email)] = customer
-            if profile.external_id:
-                index.pending[("external", profile.external_id)] = customer
-            new_customers.append((customer, profile))
+        created = target is None
+        if target is None:
+            target = index.create(profile, at)
+        current = (target.values if isinstance(target, _NewCustomer)
+                   else {name: getattr(target, name) for name in _MERGED_COLUMNS})
+        merge = _merge_profile(current, source, profile, owned, at, created=created)
+        # Written at once, so a later profile of the page matching this customer sees it.
+        if isinstance(target, _NewCustomer):
+            target.values.update(merge.values)
         else:
-            updates.append((customer, profile))
-    # New customers get their fields before the flush, so they are inserted whole (one
-    # multi-row INSERT) rather than inserted and then updated.
-    for customer, profile in new_customers:
-        _apply_fields(index, source, customer, profile, owned, at, result, created=True)
+            for name, value in merge.values.items():
+                setattr(target, name, value)
+        applied.append((target, profile, merge, created))
+        result.conflicts += len(merge.conflicts)
+        if created:
+            result.created += 1
+        elif merge.changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    _link_organizations(index, applied, at)
+    new_customers = list({id(target): target for target, _, _, _ in applied
+                          if isinstance(target, _NewCustomer)}.values())
     if new_customers:
-        db.session.flush()
-        for customer, _ in new_customers:
-            index.customers[customer.id] = customer
-    for customer, profile in updates:
-        _apply_fields(index, source, customer, profile, owned, at, result, created=False)
-    for customer, profile in (*new_customers, *updates):
+        _insert_customers(new_customers)
+    for target, profile, merge, created in applied:
+        for name, incoming, local, reason in merge.conflicts:
+            _record_conflict(target.id, name, source, profile.external_id, incoming, local,
+                             reason)
         for email in (profile.email, *profile.emails):
-            index.claim(customer, "email", "", email)
+            index.claim(target.id, "email", "", email, at)
         for phone in profile.phones:
-            index.claim(customer, "phone", "", phone)
+            index.claim(target.id, "phone", "", phone, at)
         if profile.external_id:
-            index.claim(customer, "external", source, profile.external_id, profile.updated_at)
-        result.customers.append(customer.id)
+            index.claim(target.id, "external", source, profile.external_id, at,
+                        profile.updated_at)
+        result.customers.append(target.id)
+        if merge.changed and not created:
+            customer = (target if isinstance(target, Customer)
+                        else db.session.get(Customer, target.id))
+            customer_profile_changed.send(customer, fields=tuple(merge.changed), source=source)
     db.session.flush()
     index.insert_claimed()
     return result
 
 
-def _apply_fields(index: _PageIndex, source: str, customer: Customer, profile: IncomingProfile,
-               owned: frozenset[str], at: datetime, result: ApplyResult, *,
-               created: bool) -> None:
-    provenance = dict(customer.provenance or {})
-    changed: list[str] = []
-    conflicts = 0
-    stamp = {"by": "crm", "source": source, "external_id": profile.external_id,
-             "at": at.isoformat()}
-    for name in PROFILE_FIELDS:
-        if name not in profile.fields:
-            continue
-        incoming = profile.fields[name]
-        is_owned = name in owned
-        verdict = decide_field(current=getattr(customer, name), incoming=incoming,
-                               entry=provenance.get(name, {}), helpdesk_owned=is_owned)
-        if verdict == "apply":
-            setattr(customer, name, incoming)
-            provenance[name] = {**stamp, "owner": "helpdesk" if is_owned else "crm"}
-            changed.append(name)
-        elif verdict != "same":
-            _record_conflict(customer, name, source, profile.external_id, incoming, verdict)
-            conflicts += 1
-    if profile.extra:
-        merged_extra = {**(customer.extra or {}), **profile.extra}
-        if merged_extra != customer.extra:
-            customer.extra = merged_extra
-            changed.append("extra")
-    if "company" in changed and customer.company:
-        customer.organization = index.organization(customer.company)
-    if profile.crm_url and customer.crm_url != profile.crm_url:
-        customer.crm_url = profile.crm_url
-    if profile.external_id and customer.external_id != profile.external_id:
-        customer.external_id = profile.external_id
-    if changed or created:
-        customer.provenance = provenance
-        customer.profile_source = source
-    customer.profile_synced_at = at
-    customer.deleted_at = None
-    result.conflicts += conflicts
-    if created:
-        result.created += 1
-    elif changed:
-        result.updated += 1
-    else:
-        result.unchanged += 1
-    if changed and not created:
-        customer_profile_changed.send(customer, fields=tuple(changed), source=source)
+def _link_organizations(index: _PageIndex,
+                        applied: Sequence[tuple[Target, IncomingProfile, _Merge, bool]],
+                        at: datetime) -> None:
+    """Point every customer whose company changed at its organization (made if new)."""
+    moved = [(target, merge.values["company"]) for target, _, merge, _ in applied
+             if "company" in merge.changed and merge.values["company"]]
+    ids = index.organization_ids((company for _, company in moved), at)
+    for target, company in moved:
+        organization_id = ids[organization_key(company)]
+        if isinstance(target, _NewCustomer):
+            target.values["organization_id"] = organization_id
+        else:
+            target.organization_id = organization_id
+            # The loaded relationship would still show the old organization until expired.
+            db.session.expire(target, ["organization"])
 
 
-def _record_conflict(customer: Customer, name: str, source: str, external_id: str | None,
-                     incoming: Any, reason: str) -> None:
+def _insert_customers(new_customers: Sequence[_NewCustomer]) -> None:
+    table = _table(Customer)
+    ids = db.session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [new.values for new in new_customers]).scalars()
+    for new, customer_id in zip(new_customers, ids, strict=True):
+        new.id = customer_id
+
+
+def _record_conflict(customer_id: int, name: str, source: str, external_id: str | None,
+                     incoming: Any, local: Any, reason: str) -> None:
     """Open a conflict, or refresh the open one for this field and source (no duplicates)."""
     conflict = db.session.scalar(select(ProfileConflict).where(
-        ProfileConflict.customer_id == customer.id, ProfileConflict.field == name,
+        ProfileConflict.customer_id == customer_id, ProfileConflict.field == name,
         ProfileConflict.source == source, ProfileConflict.resolved_at.is_(None)))
     if conflict is None:
-        conflict = ProfileConflict(customer_id=customer.id, field=name, source=source)
+        conflict = ProfileConflict(customer_id=customer_id, field=name, source=source)
         db.session.add(conflict)
     conflict.external_id = external_id
     conflict.crm_value = incoming
-    conflict.local_value = getattr(customer, name)
+    conflict.local_value = local
     conflict.reason = reason
 
 
@@ -325,6 +402,13 @@ def external_ids_missing_from(source: str, live_ids: set[str]) -> list[str]:
         CustomerIdentity.kind == "external", CustomerIdentity.namespace == source,
         CustomerIdentity.deleted_at.is_(None)))
     return [value for value in held if value not in live_ids]
+
+
+def _table(model: type[Model]) -> Table:
+    """The model's table: Core INSERTs of many rows skip the ORM's per-object bookkeeping."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

@@ -89,7 +89,7 @@ def upgrade():
     sa.Column('created_at', helpdesk.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customer_identity_customer_id_customer'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_identity')),
-    sa.UniqueConstraint('kind', 'namespace', 'value', name='uq_customer_identity_kind_namespace_value')
+    sa.UniqueConstraint('value', 'kind', 'namespace', name='uq_customer_identity_value_kind_namespace')
     )
     with op.batch_alter_table('customer_identity', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_identity_customer_id'), ['customer_id'], unique=False)
