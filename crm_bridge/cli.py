@@ -6,13 +6,50 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
+from crm_bridge.contract import CrmError
 from crm_bridge.importer import import_profiles
 from crm_bridge.mapping import InvalidMapping, load_mapping
-from crm_bridge.models import SOURCE_NAME_MAX
+from crm_bridge.models import SOURCE_NAME_MAX, CrmSource
 from crm_bridge.sources import SourceError
+from crm_bridge.sync import Totals, run_sync
+from helpdesk.db import db
 
-crm_cli = AppGroup("crm", help="CRM bridge: import customer profiles.")
+crm_cli = AppGroup("crm", help="CRM bridge: sync sources, import customer profiles.")
+
+
+@crm_cli.command("sync")
+@click.argument("source_name")
+@click.option("--full", is_flag=True, help="Read everything, not only changes since the last "
+              "sync, and sweep records the source no longer has.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+def sync_command(source_name: str, full: bool, dry_run: bool) -> None:
+    """Sync the CRM source SOURCE_NAME now, showing progress."""
+    source = db.session.scalar(select(CrmSource).where(CrmSource.name == source_name))
+    if source is None:
+        raise click.ClickException(f"no CRM source named {source_name!r}")
+    final = Totals()
+    try:
+        with click.progressbar(run_sync(source.id, full=full, dry_run=dry_run),
+                               label=f"Syncing {source_name}",
+                               item_show_func=_records_so_far) as pages:
+            for totals in pages:
+                final = totals
+    except (CrmError, InvalidMapping) as error:
+        raise click.ClickException(f"{type(error).__name__}: {error}") from error
+    verb = "would be " if dry_run else ""
+    click.echo(f"{verb}created {final.created}, {verb}updated {final.updated}, "
+               f"unchanged {final.unchanged}, {verb}deleted {final.deleted}, "
+               f"conflicts {final.conflicts}, review {final.review}")
+    for reason in final.review_reasons[:20]:
+        click.echo(f"  review: {reason}")
+    if final.status not in ("ok", "running"):
+        raise click.ClickException(f"{final.status}: {final.error}")
+
+
+def _records_so_far(totals: Totals | None) -> str | None:
+    return f"{totals.records} records" if totals else None
 
 
 @crm_cli.command("import")

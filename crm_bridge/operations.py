@@ -1,4 +1,4 @@
-"""CRM bridge writes: the review list of records that did not map."""
+"""CRM bridge writes: sources, and the review list of records that did not map."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crm_bridge.models import CrmReviewItem
+from crm_bridge.models import CrmReviewItem, CrmSource
 from helpdesk.db import db, utcnow
 
 
@@ -39,3 +39,22 @@ def resolve_review_item(item: CrmReviewItem) -> None:
     if item.resolved_at is None:
         item.resolved_at = utcnow()
         db.session.flush()
+
+
+def save_source(source: CrmSource | None, *, name: str, kind: str, settings: dict[str, Any],
+                secrets: dict[str, Any] | None, record_url_template: str | None,
+                schedule_minutes: int, sweep_hours: int, enabled: bool) -> CrmSource:
+    """Create or update a source. ``secrets=None`` keeps the stored secrets (the form never
+    shows them). Saving clears a failing flag: the admin changed what was wrong."""
+    if source is None:
+        source = CrmSource(name=name, kind=kind, mapping={}, secrets={})
+        db.session.add(source)
+    source.name, source.kind, source.settings = name, kind, settings
+    if secrets is not None:
+        source.secrets = secrets
+    source.record_url_template = record_url_template
+    source.schedule_minutes, source.sweep_hours, source.enabled = (schedule_minutes, sweep_hours,
+                                                                   enabled)
+    source.status, source.last_error = "ok", None
+    db.session.flush()
+    return source

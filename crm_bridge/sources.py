@@ -1,4 +1,4 @@
-"""Readers for CRM export files, yielding ``(row number, record)`` one record at a time.
+"""Readers for CRM export files (CSV, XLSX, JSON), yielding ``(row number, record)`` one at a time.
 
 CSV exports come from spreadsheets and Chinese CRMs as UTF-8, UTF-8 with a BOM (Excel's
 "CSV UTF-8") or GBK/GB18030 (Excel on a Chinese Windows, most domestic CRMs). The encoding is
@@ -40,9 +40,11 @@ def read_records(path: str | Path, encoding: str | None = None) -> Iterator[Reco
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return read_csv(path, encoding)
+    if suffix == ".xlsx":
+        return read_xlsx(path)
     if suffix == ".json":
         return read_json(path, encoding)
-    raise SourceError(f"{path.name}: unsupported file type {suffix!r} (use .csv or .json)")
+    raise SourceError(f"{path.name}: unsupported file type {suffix!r} (use .csv, .xlsx or .json)")
 
 
 def detect_encoding(path: str | Path) -> str:
@@ -82,6 +84,38 @@ def read_csv(path: str | Path, encoding: str | None = None) -> Iterator[Record]:
         raise SourceError(f"{Path(path).name}: not valid {encoding} after the first "
                           f"{SAMPLE_BYTES // 1024} KiB ({error.reason}); "
                           "save the file as UTF-8 and try again") from error
+
+
+def read_xlsx(path: str | Path, sheet: str | None = None) -> Iterator[Record]:
+    """Rows of the first (or the named) sheet of an Excel workbook, header in row 1.
+
+    openpyxl's read-only mode streams the sheet's XML, so memory stays flat for large
+    exports. Numbers stay numbers and dates become ISO-8601 text (naive, as Excel has no
+    zones: map them with ``local_time``); empty cells are left out.
+    """
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, OSError, KeyError) as error:
+        raise SourceError(f"{Path(path).name}: not an Excel workbook: {error}") from error
+    try:
+        rows = (workbook[sheet] if sheet else workbook.worksheets[0]).iter_rows(values_only=True)
+        header = [str(cell) if cell is not None else "" for cell in next(rows, ())]
+        for index, row in enumerate(rows, start=2):
+            record = {name: _cell(value) for name, value in zip(header, row, strict=False)
+                      if name and value is not None and value != ""}
+            if record:
+                yield index, record
+    finally:
+        workbook.close()
+
+
+def _cell(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def read_json(path: str | Path, encoding: str | None = None) -> Iterator[Record]:

@@ -88,6 +88,7 @@ def _register_core(app: Flask) -> None:
     from helpdesk import jobs  # noqa: F401  (registers the JobFailure model)
     from helpdesk.auth.views import bp as auth_bp
     from helpdesk.automation import init_app as init_automation
+    from helpdesk.customers.views import bp as customers_bp
     from helpdesk.reports.views import bp as reports_bp
     from helpdesk.sla import init_app as init_sla
     from helpdesk.surveys.subscribers import connect_subscribers
@@ -96,6 +97,7 @@ def _register_core(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(customers_bp)
     app.register_blueprint(surveys_bp)
     app.register_blueprint(reports_bp)
     connect_subscribers(app)
@@ -110,6 +112,7 @@ def _register_core(app: Flask) -> None:
     register_console_link(app, _l("Tickets"), "tickets.queue")
     register_console_link(app, _l("Satisfaction"), "reports.csat")
     register_console_link(app, _l("Operations"), "reports.operations")
+    register_console_link(app, _l("Profile conflicts"), "customers.conflicts")
     register_console_link(app, _l("Agents"), "auth.agents", admin_only=True)
     register_console_link(app, _l("Teams"), "auth.teams", admin_only=True)
     register_console_link(app, _l("Failed jobs"), "reports.failed_jobs", admin_only=True)

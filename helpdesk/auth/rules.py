@@ -16,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, or_, true
 
 from helpdesk.auth.models import Agent
+from helpdesk.customers.models import Customer
 from helpdesk.db import db
 from helpdesk.tickets.models import Attachment, Ticket
 
@@ -63,3 +64,17 @@ def admin_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def customer_for(agent: Agent, customer_id: int) -> Customer:
+    """Load a customer for the console: every agent may see profiles (the sidebar shows them);
+    the tickets listed with them are filtered by :func:`visible_tickets`."""
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or not agent.is_active:
+        abort(404)
+    return customer
+
+
+def can_merge_customers(agent: Agent) -> bool:
+    """Merging (and undoing a merge) moves every ticket of a customer: admins only."""
+    return bool(agent.is_admin)

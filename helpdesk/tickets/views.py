@@ -23,7 +23,8 @@ from werkzeug.wrappers import Response
 from helpdesk.auth.models import Agent
 from helpdesk.auth.queries import active_agents
 from helpdesk.auth.rules import attachment_for, can_view_ticket, ticket_for
-from helpdesk.customers.queries import recent_tickets
+from helpdesk.customers.forms import FIELD_LABELS
+from helpdesk.customers.queries import customer_360
 from helpdesk.db import db, utcnow
 from helpdesk.sla.policy import ClockReading, read_clock
 from helpdesk.surveys.queries import surveys_for_ticket
@@ -107,7 +108,8 @@ def _render_ticket(ticket: Ticket, reply_form: ReplyForm, note_form: NoteForm,
     return render_template(
         "tickets/ticket.html", ticket=ticket, reply_form=reply_form, note_form=note_form,
         properties_form=properties_form, history=ticket_history(ticket),
-        recent=[t for t in recent_tickets(ticket.customer) if t.id != ticket.id],
+        customer=customer_360(current_user, ticket.customer, exclude_ticket_id=ticket.id),
+        FIELD_LABELS=FIELD_LABELS,
         surveys=surveys_for_ticket(ticket))
 
 

@@ -115,6 +115,9 @@ def test_external_id_is_kept_apart_from_profile_fields():
         ({"fields": {"email": "Email", "tier": {"from": "T", "strict": True}}}, "needs a map"),
         ({"fields": {"email": {"from": "Email", "mapp": {}}}}, "unknown setting"),
         ({"email": "Email"}, '"fields" object'),
+        ({"fields": {"email": "Email", "name": {"from": ["Last", "First"]}}},
+         "only list fields"),
+        ({"fields": {"email": "Email", "name": {"from": []}}}, "list of columns"),
     ],
 )
 def test_mistakes_in_the_mapping_itself_are_reported(data, message):
@@ -122,6 +125,27 @@ def test_mistakes_in_the_mapping_itself_are_reported(data, message):
         parse_mapping(data)
 
 
-@pytest.mark.parametrize("name", ["mapping.json", "mapping_zh.json"])
+@pytest.mark.parametrize("name", sorted(path.name for path in EXAMPLES.glob("*.json")))
 def test_example_mappings_are_valid(name):
     assert load_mapping(EXAMPLES / name).rules
+
+
+@pytest.mark.parametrize(("family", "given", "full"), [
+    ("陈", "美", "陈美"), ("Chen", "Mei", "Mei Chen"), ("山田", "太郎", "山田太郎"),
+    ("김", "민준", "김민준"), ("", "Mei", "Mei"), ("Chen", "", "Chen")])
+def test_full_name_puts_the_family_name_first_only_in_scripts_that_do(family, given, full):
+    mapping = _mapping(name={"from": ["Last", "First"], "transforms": ["full_name"]})
+    record = {"Email": "a@example.com", "Last": family, "First": given}
+    assert map_record(record, mapping).fields == {"name": full}
+
+
+def test_a_list_of_columns_feeds_a_list_field_in_order_skipping_blanks():
+    mapping = parse_mapping({"default_region": "CN", "fields": {
+        "email": "Email", "phones": {"from": ["Mobile", "Phone"], "transforms": ["e164"]}}})
+    record = {"Email": "a@example.com", "Mobile": None, "Phone": "138 0013 8000"}
+    assert map_record(record, mapping).phones == ("+8613800138000",)
+
+
+def test_star_path_reads_a_field_of_every_item_of_a_list():
+    record = {"Email": "a@example.com", "Tag": [{"name": "VIP"}, {"id": "2"}, {"name": "华东"}]}
+    assert map_record(record, _mapping(tags="Tag[*].name")).fields == {"tags": ["VIP", "华东"]}

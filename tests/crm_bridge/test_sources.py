@@ -83,7 +83,8 @@ def test_json_items_that_are_not_objects_are_still_yielded_for_the_mapping_to_re
 @pytest.mark.parametrize(("name", "data", "message"), [
     ("c.json", b'{"customers": []}', "expected a list of records"),
     ("c.json", b"[{", "not valid JSON"),
-    ("c.xlsx", b"PK", "unsupported file type"),
+    ("c.xlsx", b"PK", "not an Excel workbook"),
+    ("c.xls", b"\xd0\xcf", "unsupported file type"),
 ])
 def test_unreadable_files_raise_source_error(tmp_path, name, data, message):
     with pytest.raises(SourceError, match=message):
