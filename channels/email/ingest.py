@@ -48,6 +48,7 @@ from helpdesk.auth.models import Agent
 from helpdesk.customers.models import Customer
 from helpdesk.customers.operations import find_or_create_customer
 from helpdesk.db import db, utcnow
+from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import Message, Ticket
 from helpdesk.tickets.operations import (
     NewAttachment,
@@ -56,7 +57,6 @@ from helpdesk.tickets.operations import (
     add_participant,
     merge_ticket,
     open_ticket,
-    record_event,
     reply_to_customer,
 )
 from helpdesk.tickets.queries import ticket_by_rfc_message_ids
@@ -284,7 +284,7 @@ def _merge_provisional(provisional: Ticket, ticket: Ticket) -> None:
         select(func.count(Message.id))
         .where(Message.ticket_id == provisional.id, Message.kind != "customer"))
     if worked_on:
-        record_event(SYSTEM, ticket, "related", new=provisional.reference)
+        record_event(ticket, SYSTEM, "related", new=provisional.reference)
         return
     db.session.execute(update(ThreadReference)
                        .where(ThreadReference.ticket_id == provisional.id)
@@ -338,9 +338,9 @@ def _record_bounce(raw_email: RawEmail, bounce: Bounce) -> bool:
         if marked is None:
             db.session.add(UndeliverableAddress(address=address, reason="bounced",
                                                 ticket_id=ticket.id, raw_email_id=raw_email.id))
-        record_event(SYSTEM, ticket, "undeliverable", new=address)
+        record_event(ticket, SYSTEM, "undeliverable", new=address)
     if not bounce.recipients:
-        record_event(SYSTEM, ticket, "delivery-delayed", new=bounce.original_message_id)
+        record_event(ticket, SYSTEM, "delivery-delayed", new=bounce.original_message_id)
     raw_email.status = "bounce"
     raw_email.ticket_id = ticket.id
     return True

@@ -209,13 +209,6 @@ def add_internal_note(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: 
     return message
 
 
-def record_event(actor: Actor, ticket: Ticket, kind: str, old: object = None,
-                 new: object = None) -> None:
-    """Write an entry in the ticket's history (for channel events such as a bounce)."""
-    _record(ticket, actor, kind, old, new)
-    db.session.flush()
-
-
 def add_participant(actor: Actor, ticket: Ticket, customer: Customer) -> bool:
     """Make ``customer`` a participant of ``ticket`` (not the requester; idempotent).
     Returns whether they were added now."""
