@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select, update
 
 from channels.email.addresses import split_plus
 from channels.email.bounces import Bounce, detect
+from channels.email.conversation_lock import lock_conversation
 from channels.email.models import (
     BlockedSender,
     Mailbox,
@@ -74,6 +75,8 @@ def ingest(raw_email_id: int) -> None:
     if raw_email is None or raw_email.status != "new":
         return
     parsed = parse_message(raw_email.raw)
+    # Before any look-up, so a concurrent ingest of the same conversation is seen whole.
+    lock_conversation(parsed.message_id, quoted_message_ids(parsed))
     raw_email.message_id = parsed.message_id
     raw_email.content_sha256 = parsed.fingerprint
     verdict = _vet(raw_email, parsed)
