@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from flask import Flask, current_app
-from rq import Worker as RqWorker
+from rq import SimpleWorker
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.utils import import_string
@@ -223,11 +223,13 @@ def _worker_app() -> Flask:
     return create_app()
 
 
-class Worker(RqWorker):
-    """``rq worker --worker-class helpdesk.jobs.Worker``: builds the app once, before the
-    worker forks a work horse per job, so each horse inherits it instead of paying for
-    ``create_app`` (about 0.6 s of CPU) on every job. The app does no I/O while being
-    created, so no connection is shared across the fork."""
+class Worker(SimpleWorker):
+    """``rq worker --worker-class helpdesk.jobs.Worker``: runs jobs in the worker process
+    itself, with the app (and its database connection pool) built once. rq's default forks
+    a work horse per job, paying for the fork, copy-on-write faults and a new database
+    connection on every job. A job that crashes the process loses only
+    itself: rq moves it to the failed registry on the worker's next start, and the email
+    sweeps re-queue its work."""
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         _worker_app()

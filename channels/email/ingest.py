@@ -15,14 +15,17 @@ the loser is retried and then sees the winner's work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from channels.email.addresses import split_plus
 from channels.email.bounces import Bounce, detect
+from channels.email.conversation_lock import lock_conversation
 from channels.email.models import (
     BlockedSender,
     Mailbox,
@@ -74,6 +77,8 @@ def ingest(raw_email_id: int) -> None:
     if raw_email is None or raw_email.status != "new":
         return
     parsed = parse_message(raw_email.raw)
+    # Before any look-up, so a concurrent ingest of the same conversation is seen whole.
+    lock_conversation(parsed.message_id, quoted_message_ids(parsed))
     raw_email.message_id = parsed.message_id
     raw_email.content_sha256 = parsed.fingerprint
     verdict = _vet(raw_email, parsed)
@@ -185,13 +190,41 @@ def our_addresses() -> set[str]:
     return ours
 
 
+_T = TypeVar("_T")
+_BATCH_CACHE = "channels.email.ingest.batch"
+
+
+@contextmanager
+def batch_cache() -> Iterator[None]:
+    """Within this block, settings ingest looks up for every mail (our addresses, blocked
+    senders) are read once: one job ingests up to a batch of 50 mails, and a mailbox or block
+    added meanwhile applying from the next batch on is fine. Outside it, every mail reads
+    them afresh."""
+    db.session.info[_BATCH_CACHE] = {}
+    try:
+        yield
+    finally:
+        db.session.info.pop(_BATCH_CACHE, None)
+
+
+def _cached(key: str, load: Callable[[], _T]) -> _T:
+    cache: dict[str, Any] | None = db.session.info.get(_BATCH_CACHE)
+    if cache is None:
+        return load()
+    if key not in cache:
+        cache[key] = load()
+    return cast(_T, cache[key])
+
+
 def _vet(raw_email: RawEmail, parsed: ParsedEmail) -> Verdict:
     config = current_app.config
     verdict = vet(parsed, Context(
-        size=raw_email.size, our_addresses=our_addresses(), mail_domain=config["MAIL_DOMAIN"],
+        size=raw_email.size, our_addresses=_cached("ours", our_addresses),
+        mail_domain=config["MAIL_DOMAIN"],
         max_bytes=config["MAX_EMAIL_BYTES"],
         recent_tickets_from_sender=_tickets_in_last_hour(parsed.from_addr),
-        blocked_senders=set(db.session.scalars(select(BlockedSender.pattern)))))
+        blocked_senders=_cached(
+            "blocked", lambda: set(db.session.scalars(select(BlockedSender.pattern))))))
     raw_email.verdict = verdict.action.value
     raw_email.hits = [hit.as_json() for hit in verdict.hits]
     return verdict
@@ -315,7 +348,8 @@ def _add_copied_participants(ticket: Ticket, parsed: ParsedEmail) -> None:
     own addresses never do (they would answer themselves)."""
     if not current_app.config.get("MAIL_CC_PARTICIPANTS", True):
         return
-    ours = {split_plus(address).base for address in our_addresses()}
+    ours = _cached("ours_base", lambda: {
+        split_plus(address).base for address in _cached("ours", our_addresses)})
     for address in dict.fromkeys([*parsed.to, *parsed.cc]):
         if split_plus(address).base in ours or address == parsed.from_addr:
             continue

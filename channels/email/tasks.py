@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select
 
-from channels.email.ingest import ingest
+from channels.email.ingest import batch_cache, ingest
 from channels.email.models import OutboxEmail, RawEmail
 from helpdesk import jobs
 from helpdesk.db import db, utcnow
@@ -30,16 +30,18 @@ def ingest_batch(raw_email_ids: Sequence[int]) -> None:
     never holds back the rest. Idempotent: mail already ingested, or being ingested by
     another worker right now, is skipped.
     """
-    for raw_email_id in raw_email_ids:
-        try:
-            if _claim(raw_email_id):
-                ingest(raw_email_id)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            log.warning("ingesting raw email %s failed; retrying it alone", raw_email_id,
-                        exc_info=True)
-            jobs.enqueue_now("channels.email.ingest.ingest", raw_email_id, queue="inbound")
+    with batch_cache():
+        for raw_email_id in raw_email_ids:
+            try:
+                if _claim(raw_email_id):
+                    ingest(raw_email_id)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                log.warning("ingesting raw email %s failed; retrying it alone", raw_email_id,
+                            exc_info=True)
+                jobs.enqueue_now("channels.email.ingest.ingest", raw_email_id,
+                                 queue="inbound")
 
 
 def _claim(raw_email_id: int) -> bool:
