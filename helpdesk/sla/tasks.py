@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, insert, select, update
 
 from helpdesk.actors import SYSTEM
@@ -34,8 +35,8 @@ from helpdesk.tickets.operations import update_ticket
 
 SWEEP_BATCH = 5000
 RECOMPUTE_BATCH = 2000
-CLOCK_LABELS = {"first_reply": "first reply", "next_reply": "next reply",
-                "periodic_update": "periodic update", "resolution": "resolution"}
+CLOCK_LABELS = {"first_reply": _l("first reply"), "next_reply": _l("next reply"),
+                "periodic_update": _l("periodic update"), "resolution": _l("resolution")}
 
 
 def escalate_clock(clock_id: int) -> int:
@@ -118,7 +119,7 @@ def _plan(work: _Work, row: Any, policy: Policy | None, leads: dict[int, int],
     later = [step for step in steps if step.at > now]
     last = max((step.number for step in due), default=row.escalation_step)
     work.stamps[last, later[0].at if later else None].append(row.id)
-    label = CLOCK_LABELS[kind]
+    label = str(CLOCK_LABELS[kind])  # in the sweep's locale, like the texts around it
     for step in due:
         text = work.texts[step.is_warning] % {
             "clock": label, "due": row.due_at.strftime("%Y-%m-%d %H:%M"), "id": row.ticket_id,
