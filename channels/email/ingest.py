@@ -51,6 +51,7 @@ from helpdesk.auth.models import Agent
 from helpdesk.customers.models import Customer
 from helpdesk.customers.operations import find_or_create_customer
 from helpdesk.db import db, utcnow
+from helpdesk.teams.models import Team
 from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import Message, Ticket
 from helpdesk.tickets.operations import (
@@ -74,22 +75,31 @@ def ingest(raw_email_id: int) -> None:
     job does nothing.
     """
     raw_email = db.session.get(RawEmail, raw_email_id)
-    if raw_email is None or raw_email.status != "new":
+    if raw_email is not None:
+        ingest_row(raw_email)
+
+
+def ingest_row(raw_email: RawEmail) -> None:
+    """:func:`ingest` for a row the caller already holds (a batch job that claimed it)."""
+    if raw_email.status != "new":
         return
     parsed = parse_message(raw_email.raw)
     # Before any look-up, so a concurrent ingest of the same conversation is seen whole.
     lock_conversation(parsed.message_id, quoted_message_ids(parsed))
-    raw_email.message_id = parsed.message_id
-    raw_email.content_sha256 = parsed.fingerprint
-    verdict = _vet(raw_email, parsed)
-    bounce = detect(parsed)
-    if bounce is not None and _record_bounce(raw_email, bounce):
-        return
-    if verdict.action in (Action.DROP, Action.QUARANTINE):
-        _set_aside(raw_email, "dropped" if verdict.action == Action.DROP else "quarantined",
-                   parsed.problem or verdict.reason)
-        return
-    earlier = _earlier_copy(raw_email)
+    # The look-ups up to the dedup read other rows only: writing this row's new fields in
+    # between would cost a statement per field.
+    with db.session.no_autoflush:
+        raw_email.message_id = parsed.message_id
+        raw_email.content_sha256 = parsed.fingerprint
+        verdict = _vet(raw_email, parsed)
+        bounce = detect(parsed)
+        if bounce is not None and _record_bounce(raw_email, bounce):
+            return
+        if verdict.action in (Action.DROP, Action.QUARANTINE):
+            _set_aside(raw_email, "dropped" if verdict.action == Action.DROP else "quarantined",
+                       parsed.problem or verdict.reason)
+            return
+        earlier = _earlier_copy(raw_email)
     if earlier is not None:
         raw_email.status = "duplicate"
         raw_email.ticket_id = earlier.ticket_id
@@ -131,12 +141,15 @@ def _ingest_customer_mail(raw_email: RawEmail, parsed: ParsedEmail, verdict: Ver
                                  data=item.data, content_id=item.content_id, inline=item.inline)
                    for item in parsed.attachments]
     if ticket is None:
+        address, team_id = _cached(f"mailbox:{raw_email.mailbox_id}", lambda: db.session.execute(
+            select(Mailbox.address, Mailbox.team_id)
+            .where(Mailbox.id == raw_email.mailbox_id)).one().tuple())
         ticket = open_ticket(
             customer.as_actor(), customer=customer, subject=parsed.subject,
             body_text=visible, body_full=parsed.text, body_html=parsed.html, channel="email",
-            team=raw_email.mailbox.team, rfc_message_id=parsed.message_id,
-            source_ref=source_ref(raw_email.id), attachments=attachments,
-            acknowledge=verdict.allows_autoreply, origin=raw_email.mailbox.address)
+            team=db.session.get(Team, team_id) if team_id else None,
+            rfc_message_id=parsed.message_id, source_ref=source_ref(raw_email.id),
+            attachments=attachments, acknowledge=verdict.allows_autoreply, origin=address)
     else:
         # The author is whoever wrote, even when a colleague of the requester replies
         # through a forwarded token.
@@ -197,9 +210,9 @@ _BATCH_CACHE = "channels.email.ingest.batch"
 @contextmanager
 def batch_cache() -> Iterator[None]:
     """Within this block, settings ingest looks up for every mail (our addresses, blocked
-    senders) are read once: one job ingests up to a batch of 50 mails, and a mailbox or block
-    added meanwhile applying from the next batch on is fine. Outside it, every mail reads
-    them afresh."""
+    senders, the mailbox's address and team) are read once: one job ingests up to a batch of
+    50 mails, and a mailbox or block added meanwhile applying from the next batch on is
+    fine. Outside it, every mail reads them afresh."""
     db.session.info[_BATCH_CACHE] = {}
     try:
         yield

@@ -132,7 +132,9 @@ class RawEmail(Model):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
     #: The whole message; only the header when the message was too big to fetch.
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Deferred: only ingest and the console's "show original" need the bytes, and a big
+    #: mail's would otherwise ride along with every look-up of the row.
+    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     #: The message's size as the server reported it (RFC822.SIZE).
     size: Mapped[int]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,8 @@ import logging
 import random
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -23,7 +24,7 @@ from channels.email.models import SOURCE_PREFIX, Mailbox, OutboxEmail, RawEmail,
 from channels.email.queries import is_undeliverable
 from channels.email.threading import make_message_id, reply_address
 from helpdesk import jobs
-from helpdesk.db import db, utcnow
+from helpdesk.db import after_commit, db, utcnow
 from helpdesk.ports import OutgoingMail
 from helpdesk.tickets import storage
 from helpdesk.tickets.models import Attachment, Message, Ticket
@@ -89,8 +90,36 @@ class SmtpOutboundMail:
         db.session.add(outbox)
         db.session.flush()
         if outbox.status == "queued":
-            jobs.enqueue("channels.email.send.deliver", outbox.id, queue="outbound")
+            _queue_delivery(outbox.id)
         return message_id
+
+
+_DELIVERY_BATCH = "channels.email.send.batch"
+
+
+@contextmanager
+def delivery_batch() -> Iterator[None]:
+    """Within this block, outbox mail from every transaction that commits is delivered by
+    one :func:`deliver_batch` job queued at the end, over one SMTP connection, instead of a
+    job (and a connection) per mail. For jobs that commit many small units of work, such as
+    a batch of ingested mail and its acknowledgements. Mail whose transaction rolled back is
+    never queued; mail of a job killed before the end is left "queued" for the sweep."""
+    committed: list[int] = []
+    db.session.info[_DELIVERY_BATCH] = committed
+    try:
+        yield
+    finally:
+        db.session.info.pop(_DELIVERY_BATCH, None)
+        if committed:
+            jobs.enqueue_now("channels.email.send.deliver_batch", committed, queue="outbound")
+
+
+def _queue_delivery(outbox_id: int) -> None:
+    committed: list[int] | None = db.session.info.get(_DELIVERY_BATCH)
+    if committed is None:
+        jobs.enqueue("channels.email.send.deliver", outbox_id, queue="outbound")
+    else:
+        after_commit(lambda: committed.append(outbox_id))
 
 
 def _automatic_mail_in_last_hour(recipient: str) -> int:
@@ -111,10 +140,11 @@ def _sender_address(ticket: Ticket) -> str:
         .where(Message.ticket_id == ticket.id, Message.source_ref.startswith(SOURCE_PREFIX))
         .order_by(Message.id).limit(1))
     raw_email_id = raw_email_id_of(source) if source else None
-    raw_email = db.session.get(RawEmail, raw_email_id) if raw_email_id else None
-    if raw_email is not None:
-        return raw_email.mailbox.address
-    address = None
+    address = db.session.scalar(
+        select(Mailbox.address).join(RawEmail, RawEmail.mailbox_id == Mailbox.id)
+        .where(RawEmail.id == raw_email_id)) if raw_email_id else None
+    if address is not None:
+        return address
     if ticket.team_id is not None:
         address = db.session.scalar(
             select(Mailbox.address).where(Mailbox.team_id == ticket.team_id, Mailbox.active)
@@ -155,37 +185,53 @@ def _attachments(attachment_ids: Sequence[int]) -> list[OutgoingAttachment]:
 
 
 def deliver(outbox_id: int) -> None:
-    """Job: hand one outbox email to the SMTP server and mark it sent.
+    """Job: hand one outbox email to the SMTP server and mark it sent; see
+    :func:`deliver_batch`."""
+    deliver_batch([outbox_id])
+
+
+def deliver_batch(outbox_ids: Sequence[int]) -> None:
+    """Job: hand outbox emails to the SMTP server over one connection, each marked sent and
+    committed on its own.
 
     Idempotent: a row already sent (or suppressed) is skipped, and on PostgreSQL a row
     another worker is delivering right now is skipped too (the sweep may queue a mail whose
     first job is still waiting). On an SMTP or network error the attempt is recorded on the
     row with the time of its next attempt (exponential backoff with jitter, for the sweep in
-    ``tasks.py``) and the error re-raised, so the job runner retries and records a JobFailure
-    when its retries run out. (At-least-once: if the server accepted the mail but the "sent"
-    mark is lost, the retry sends it again.)
+    ``tasks.py``), the connection is dropped and the next row gets a fresh one. After the
+    last row the first such error is re-raised, so the job runner retries the batch (rows
+    already sent are skipped) and records a JobFailure when its retries run out.
+    (At-least-once: if the server accepted a mail but its "sent" mark is lost, the retry
+    sends it again.)
     """
-    outbox = db.session.scalar(
-        select(OutboxEmail).where(OutboxEmail.id == outbox_id,
-                                  OutboxEmail.status.in_(("queued", "failed")))
-        .with_for_update(skip_locked=True))
-    if outbox is None:
-        return
-    outbox.attempts += 1
-    try:
-        _smtp_send(outbox.mail_from, outbox.to, outbox.raw)
-    except (smtplib.SMTPException, OSError) as error:
-        outbox.status = "failed"
-        outbox.last_error = f"{type(error).__name__}: {error}"[:2000]
-        outbox.next_attempt_at = utcnow() + retry_delay(outbox.attempts)
-        # The runner rolls the job's transaction back before it retries: commit the
-        # attempt first so admins can see why this mail is late.
-        db.session.commit()
-        raise
-    outbox.status = "sent"
-    outbox.sent_at = utcnow()
-    outbox.last_error = None
-    outbox.next_attempt_at = None
+    errors: list[smtplib.SMTPException | OSError] = []
+    with _SmtpConnection() as connection:
+        for outbox_id in outbox_ids:
+            outbox = db.session.scalar(
+                select(OutboxEmail).where(OutboxEmail.id == outbox_id,
+                                          OutboxEmail.status.in_(("queued", "failed")))
+                .with_for_update(skip_locked=True))
+            if outbox is None:
+                continue
+            outbox.attempts += 1
+            try:
+                connection.send(outbox.mail_from, outbox.to, outbox.raw)
+            except (smtplib.SMTPException, OSError) as error:
+                connection.drop()
+                outbox.status = "failed"
+                outbox.last_error = f"{type(error).__name__}: {error}"[:2000]
+                outbox.next_attempt_at = utcnow() + retry_delay(outbox.attempts)
+                errors.append(error)
+            else:
+                outbox.status = "sent"
+                outbox.sent_at = utcnow()
+                outbox.last_error = None
+                outbox.next_attempt_at = None
+            # Per row: a later failure (or the runner's rollback before a retry) must not
+            # undo the record of a mail already handed over, and admins see why one is late.
+            db.session.commit()
+    if errors:
+        raise errors[0]
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -195,12 +241,44 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
-def _smtp_send(mail_from: str, to: str, raw: bytes) -> None:
+class _SmtpConnection:
+    """One SMTP session opened on first use and reopened after :meth:`drop`."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> _SmtpConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def send(self, mail_from: str, to: str, raw: bytes) -> None:
+        if self._smtp is None:
+            self._smtp = _smtp_connect()
+        self._smtp.sendmail(mail_from, [to], raw)
+
+    def drop(self) -> None:
+        """Forget the session after an error: its state is unknown."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+
+def _smtp_connect() -> smtplib.SMTP:
     config = current_app.config
-    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"],
-                      timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+    smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=SMTP_TIMEOUT_SECONDS)
+    try:
         if config["SMTP_STARTTLS"]:
             smtp.starttls(context=ssl.create_default_context())
         if config["SMTP_USERNAME"]:
             smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
-        smtp.sendmail(mail_from, [to], raw)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp

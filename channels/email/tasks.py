@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.orm import undefer
 
-from channels.email.ingest import batch_cache, ingest
+from channels.email.ingest import batch_cache, ingest_row
 from channels.email.models import OutboxEmail, RawEmail
+from channels.email.send import delivery_batch
 from helpdesk import jobs
 from helpdesk.db import db, utcnow
 
@@ -30,11 +32,12 @@ def ingest_batch(raw_email_ids: Sequence[int]) -> None:
     never holds back the rest. Idempotent: mail already ingested, or being ingested by
     another worker right now, is skipped.
     """
-    with batch_cache():
+    with batch_cache(), delivery_batch():
         for raw_email_id in raw_email_ids:
             try:
-                if _claim(raw_email_id):
-                    ingest(raw_email_id)
+                raw_email = _claim(raw_email_id)
+                if raw_email is not None:
+                    ingest_row(raw_email)
                 db.session.commit()
             except Exception:
                 db.session.rollback()
@@ -44,13 +47,15 @@ def ingest_batch(raw_email_ids: Sequence[int]) -> None:
                                  queue="inbound")
 
 
-def _claim(raw_email_id: int) -> bool:
+def _claim(raw_email_id: int) -> RawEmail | None:
     """Lock the raw row if it still waits for ingest. On PostgreSQL a row another worker
     holds is skipped (a sweep may have queued mail whose first job is still running); SQLite
-    lets one writer in at a time, and a stale second writer fails and is retried."""
+    lets one writer in at a time, and a stale second writer fails and is retried. Loads the
+    bytes too: ingest reads them next."""
     return db.session.scalar(
-        select(RawEmail.id).where(RawEmail.id == raw_email_id, RawEmail.status == "new")
-        .with_for_update(skip_locked=True)) is not None
+        select(RawEmail).options(undefer(RawEmail.raw))
+        .where(RawEmail.id == raw_email_id, RawEmail.status == "new")
+        .with_for_update(skip_locked=True))
 
 
 def resume_ingest() -> int:
@@ -78,6 +83,7 @@ def resume_outbox() -> int:
             (OutboxEmail.status == "failed") & (OutboxEmail.next_attempt_at <= now)
             & (OutboxEmail.attempts < MAX_DELIVERY_ATTEMPTS)))
         .order_by(OutboxEmail.id).limit(SWEEP_LIMIT)))
-    for outbox_id in ids:
-        jobs.enqueue("channels.email.send.deliver", outbox_id, queue="outbound")
+    for start in range(0, len(ids), 50):
+        jobs.enqueue("channels.email.send.deliver_batch", ids[start:start + 50],
+                     queue="outbound")
     return len(ids)
