@@ -61,6 +61,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from crm_bridge.email_syntax import is_plain_email
+
 #: Profile fields a mapping may fill. ``email`` is required: it is how customers are matched.
 PROFILE_TARGETS = ("name", "phone", "company", "tier", "owner", "tags", "lifetime_value")
 TARGET_FIELDS = ("email", "emails", "phones", "external_id", *PROFILE_TARGETS)
@@ -457,9 +459,11 @@ def _map_value(rule: FieldRule, value: str) -> str:
 
 
 def _valid_email(address: str) -> str:
-    try:
-        # Syntax only: deliverability would mean DNS look-ups for every imported row.
-        validate_email(address.strip(), check_deliverability=False)
-    except EmailNotValidError as error:
-        raise MappingError(f"invalid email {address!r}: {error}") from error
-    return address.strip().lower()
+    stripped = address.strip()
+    if not is_plain_email(stripped):
+        try:
+            # Syntax only: deliverability would mean DNS look-ups for every imported row.
+            validate_email(stripped, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise MappingError(f"invalid email {address!r}: {error}") from error
+    return stripped.lower()
