@@ -132,6 +132,9 @@ def _merge_profile(current: Mapping[str, Any], source: str, profile: IncomingPro
     merge = _Merge({}, [], [])
     stamp = {"by": "crm", "source": source, "external_id": profile.external_id,
              "at": at.isoformat()}
+    # One entry per owner, shared by the fields it describes (entries are replaced, never
+    # changed in place).
+    entries = {True: {**stamp, "owner": "helpdesk"}, False: {**stamp, "owner": "crm"}}
     for name in PROFILE_FIELDS:
         if name not in profile.fields:
             continue
@@ -141,7 +144,7 @@ def _merge_profile(current: Mapping[str, Any], source: str, profile: IncomingPro
                                entry=provenance.get(name, {}), helpdesk_owned=is_owned)
         if verdict == "apply":
             merge.values[name] = incoming
-            provenance[name] = {**stamp, "owner": "helpdesk" if is_owned else "crm"}
+            provenance[name] = entries[is_owned]
             merge.changed.append(name)
         elif verdict != "same":
             merge.conflicts.append((name, incoming, current[name], verdict))
