@@ -1,8 +1,9 @@
 """Applying CRM profiles to customers in bulk: identity matching, field ownership, conflicts.
 
 One call applies one page of profiles with a handful of queries whatever the page size (bulk
-look-ups of identities, customers and organizations; inserts flushed together), so a sync of
-100,000 records is bounded by the database's insert rate, not by round trips.
+look-ups of identities, customers and organizations; new customers, organizations and
+identities written by multi-row Core INSERTs, changes to stored customers through the ORM), so
+a sync of 100,000 records is bounded by the database's insert rate, not by round trips.
 """
 
 from __future__ import annotations
