@@ -51,15 +51,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from crm_bridge.email_syntax import is_plain_email
 
 #: Profile fields a mapping may fill. ``email`` is required: it is how customers are matched.
 PROFILE_TARGETS = ("name", "phone", "company", "tier", "owner", "tags", "lifetime_value")
@@ -401,20 +404,22 @@ def lookup(record: Mapping[str, Any], source: str) -> Any:
     """The value at ``source`` in ``record``: a key, a path, or the first non-blank alternative."""
     if source in record:
         return record[source]
-    for alternative in source.split("|"):
-        value = _follow(record, alternative.strip())
+    for alternative, parts in _parsed_source(source):
+        value = record[alternative] if alternative in record else _walk(record, parts)
         if value not in (None, "", []):
             return value
     return None
 
 
-def _follow(record: Mapping[str, Any], path: str) -> Any:
-    if path in record:
-        return record[path]
-    return _walk(record, _PATH_PART.findall(path))
+@lru_cache(maxsize=1024)
+def _parsed_source(source: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """``source``'s alternatives, each with its path split into parts: parsed once per
+    source, not once per record (a sync maps every record with the same few sources)."""
+    alternatives = (alternative.strip() for alternative in source.split("|"))
+    return tuple((path, tuple(_PATH_PART.findall(path))) for path in alternatives)
 
 
-def _walk(current: Any, parts: list[tuple[str, str]]) -> Any:
+def _walk(current: Any, parts: Sequence[tuple[str, str]]) -> Any:
     for position, (name, index) in enumerate(parts):
         if name:
             if not isinstance(current, Mapping) or name not in current:
@@ -457,9 +462,11 @@ def _map_value(rule: FieldRule, value: str) -> str:
 
 
 def _valid_email(address: str) -> str:
-    try:
-        # Syntax only: deliverability would mean DNS look-ups for every imported row.
-        validate_email(address.strip(), check_deliverability=False)
-    except EmailNotValidError as error:
-        raise MappingError(f"invalid email {address!r}: {error}") from error
-    return address.strip().lower()
+    stripped = address.strip()
+    if not is_plain_email(stripped):
+        try:
+            # Syntax only: deliverability would mean DNS look-ups for every imported row.
+            validate_email(stripped, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise MappingError(f"invalid email {address!r}: {error}") from error
+    return stripped.lower()

@@ -88,12 +88,17 @@ def sort_records(records: Sequence[tuple[int, str | None, datetime | None, Any]]
     return result
 
 
+#: Length limits of the customer's text columns, read once rather than per record.
+_TEXT_LIMITS = {column.name: length for column in Customer.__table__.columns
+                if isinstance(length := getattr(column.type, "length", None), int)}
+
+
 def check_storable(profile: MappedProfile, external_id: str | None) -> None:
     """Refuse text longer than its customer column, which PostgreSQL would reject mid-batch."""
     texts: Mapping[str, Any] = {"email": profile.email, "external_id": external_id,
                                 **profile.fields}
     for name, value in texts.items():
-        limit = getattr(Customer.__table__.c[name].type, "length", None)
+        limit = _TEXT_LIMITS.get(name)
         if isinstance(value, str) and limit is not None and len(value) > limit:
             raise MappingError(f"{name} is longer than {limit} characters")
     for value in (*profile.emails, *profile.phones):

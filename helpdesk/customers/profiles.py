@@ -1,8 +1,9 @@
 """Applying CRM profiles to customers in bulk: identity matching, field ownership, conflicts.
 
 One call applies one page of profiles with a handful of queries whatever the page size (bulk
-look-ups of identities, customers and organizations; inserts flushed together), so a sync of
-100,000 records is bounded by the database's insert rate, not by round trips.
+look-ups of identities, customers and organizations; new customers, organizations and
+identities written by multi-row Core INSERTs, changes to stored customers through the ORM), so
+a sync of 100,000 records is bounded by the database's insert rate, not by round trips.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ def _merge_profile(current: Mapping[str, Any], source: str, profile: IncomingPro
     merge = _Merge({}, [], [])
     stamp = {"by": "crm", "source": source, "external_id": profile.external_id,
              "at": at.isoformat()}
+    # One entry per owner, shared by the fields it describes (entries are replaced, never
+    # changed in place).
+    entries = {True: {**stamp, "owner": "helpdesk"}, False: {**stamp, "owner": "crm"}}
     for name in PROFILE_FIELDS:
         if name not in profile.fields:
             continue
@@ -141,7 +145,7 @@ def _merge_profile(current: Mapping[str, Any], source: str, profile: IncomingPro
                                entry=provenance.get(name, {}), helpdesk_owned=is_owned)
         if verdict == "apply":
             merge.values[name] = incoming
-            provenance[name] = {**stamp, "owner": "helpdesk" if is_owned else "crm"}
+            provenance[name] = entries[is_owned]
             merge.changed.append(name)
         elif verdict != "same":
             merge.conflicts.append((name, incoming, current[name], verdict))
@@ -232,10 +236,9 @@ class _PageIndex:
         missing = [{"name": name, "name_key": key, "created_at": at}
                    for key, name in wanted.items() if key not in self.organizations]
         if missing:
+            table = _table(Organization)
             self.organizations.update(db.session.execute(
-                insert(_table(Organization)).returning(
-                    Organization.__table__.c.name_key, Organization.__table__.c.id,
-                    sort_by_parameter_order=True), missing).all())
+                insert(table).returning(table.c.name_key, table.c.id), missing).all())
         return {key: self.organizations[key] for key in wanted}
 
     def claim(self, customer_id: int, kind: str, namespace: str, value: str, at: datetime,
@@ -351,12 +354,17 @@ def _link_organizations(index: _PageIndex,
 
 
 def _insert_customers(new_customers: Sequence[_NewCustomer]) -> None:
-    table = _table(Customer)
-    ids = db.session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [new.values for new in new_customers]).scalars()
-    for new, customer_id in zip(new_customers, ids, strict=True):
-        new.id = customer_id
+    """Insert the page's new customers, then read their ids back by (unique) email.
+
+    A plain multi-row INSERT and one SELECT took a third of the time of INSERT ... RETURNING
+    on PostgreSQL, whose multi-row RETURNING goes through a slower statement form.
+    """
+    db.session.execute(insert(_table(Customer)), [new.values for new in new_customers])
+    by_email = {new.values["email"]: new for new in new_customers}
+    for chunk in _chunks(list(by_email)):
+        for email, customer_id in db.session.execute(
+                select(Customer.email, Customer.id).where(Customer.email.in_(chunk))):
+            by_email[email].id = customer_id
 
 
 def _record_conflict(customer_id: int, name: str, source: str, external_id: str | None,
