@@ -91,18 +91,3 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-@event.listens_for(Engine, "connect")
-def _plan_postgresql_queries_afresh(dbapi_connection: Any, connection_record: Any) -> None:
-    """Plan every query for the tables as they are now, not once per prepared statement.
-
-    psycopg prepares a statement after a few runs and PostgreSQL then keeps one generic plan
-    until the table is next analyzed. A plan made while a table was nearly empty -- the first
-    pages of an initial CRM sync -- scanned the whole, grown table on every later look-up.
-    Planning our short queries again costs far less than that.
-    """
-    if not type(dbapi_connection).__module__.startswith("psycopg"):
-        return
-    dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_connection.commit()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, text
 
 from helpdesk.customers.models import (
     PROFILE_FIELDS,
@@ -278,6 +278,7 @@ def apply_profiles(source: str, profiles: Sequence[IncomingProfile], *,
     unless another customer already holds them. Flushes, never commits.
     """
     at = at or utcnow()
+    _plan_for_the_tables_as_they_are()
     owned = frozenset(helpdesk_owned)
     index = _PageIndex(source, profiles)
     result = ApplyResult()
@@ -334,6 +335,18 @@ def apply_profiles(source: str, profiles: Sequence[IncomingProfile], *,
     db.session.flush()
     index.insert_claimed()
     return result
+
+
+def _plan_for_the_tables_as_they_are() -> None:
+    """On PostgreSQL, plan this transaction's look-ups afresh instead of reusing cached plans.
+
+    psycopg prepares a statement after a few runs and PostgreSQL then keeps one generic plan.
+    A plan made while the identity table was nearly empty -- the first pages of an initial
+    sync -- scanned the whole, grown table on every later look-up. ``SET LOCAL`` confines the
+    setting to the bulk apply's own transaction; the rest of the application keeps its plans.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def _link_organizations(index: _PageIndex,

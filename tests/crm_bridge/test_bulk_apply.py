@@ -77,7 +77,11 @@ def test_a_company_change_shows_the_new_organization_before_the_commit(any_db_ap
     assert customer.organization.name == "Globex"
 
 
-def test_postgresql_plans_each_query_for_the_table_as_it_is_now(postgres_url, tmp_path,
-                                                                 smtp_sink):
+def test_postgresql_plans_a_bulk_apply_afresh_and_nothing_else(postgres_url, tmp_path,
+                                                               smtp_sink):
     with app_with_schema(postgres_url, tmp_path, smtp_sink):
+        assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"
+        apply_profiles(SOURCE, [IncomingProfile(email="li@example.com", fields={})])
         assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+        db.session.commit()
+        assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"
