@@ -1,9 +1,10 @@
 """Email intake figures: throughput, CPU per mail, correctness, latency and memory.
 
-    python benchmarks/email_intake.py [--quick] [--db sqlite|postgresql|both]
+    python benchmarks/email_intake.py [--quick] [--db sqlite|postgresql|both] [--corpus DIR]
 
-The corpus comes from ``/work/shared/bench/gen_emails.py N DIR --seed 42`` (plain, HTML,
-attachments, 40 % replies, ~30 % Chinese; a fifth of the GBK mail as raw 8-bit bytes), is
+The corpus comes from ``tests/email/corpus.py`` with seed 42 (plain, HTML, attachments,
+40 % replies, ~30 % Chinese; a fifth of the GBK mail as raw 8-bit bytes), or with
+``--corpus DIR`` from any pre-generated directory with the same ``manifest.json``. It is
 APPENDed to a real Dovecot in a locally shuffled order (so some replies arrive before their
 parent), and is taken in by the production processes: ``flask mailbox watch`` (IMAP IDLE)
 and two ``rq worker`` processes on Redis, with SQLite or PostgreSQL. Prints one JSON object
@@ -16,7 +17,6 @@ import argparse
 import json
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +34,27 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.email.corpus import generate
 from tests.integration.email_stack import IntakeStack, Process
 from tests.services import DovecotServer, PostgresServer, RedisServer, SmtpSink
 
-GENERATOR = Path("/work/shared/bench/gen_emails.py")
 SEED = 42
 USER, PASSWORD = "support", "support-password"
-TOKEN = re.compile(r"PEER-42-\d{6}")
 
 
 def emit(**figure: Any) -> None:
     print(json.dumps(figure, ensure_ascii=False), flush=True)
 
 
-def corpus(n: int, directory: Path) -> tuple[list[dict[str, Any]], list[bytes]]:
-    subprocess.run([sys.executable, str(GENERATOR), str(n), str(directory), "--seed", str(SEED),
-                    "--raw8bit-gbk", "0.2"], check=True, capture_output=True)
-    manifest = json.loads((directory / "manifest.json").read_text())["messages"]
+def corpus(directory: Path) -> tuple[list[dict[str, Any]], list[bytes]]:
+    manifest = json.loads((directory / "manifest.json").read_text("utf-8"))["messages"]
     return manifest, [(directory / item["file"]).read_bytes() for item in manifest]
+
+
+def token_pattern(manifest: list[dict[str, Any]]) -> re.Pattern[str]:
+    """The shape of the corpus's tokens (``CASE-42-000001`` → letters, dash, digits), so
+    ``--corpus`` works with any generator that writes the same manifest."""
+    return re.compile(re.sub(r"\d+", r"\\d+", re.escape(manifest[0]["token"])))
 
 
 def delivery_order(manifest: list[dict[str, Any]]) -> list[int]:
@@ -115,8 +119,9 @@ def append(dovecot: DovecotServer, mails: list[bytes]) -> None:
         client.logout()
 
 
-def throughput(database: str, n: int, tmp: Path, smtp: SmtpSink) -> None:
-    manifest, mails = corpus(n, tmp / "corpus")
+def throughput(database: str, manifest: list[dict[str, Any]], mails: list[bytes], tmp: Path,
+               smtp: SmtpSink) -> None:
+    n = len(mails)
     order = delivery_order(manifest)
     with installation(tmp / "run", database, smtp) as (intake, dovecot, engine):
         processes = start_processes(intake, engine)
@@ -140,7 +145,7 @@ def correctness(database: str, manifest: list[dict[str, Any]], order: list[int],
                 engine: Engine) -> None:
     with engine.connect() as connection:
         messages = connection.execute(text("SELECT id, ticket_id, body_text FROM message")).all()
-        statuses = dict(connection.execute(text(
+        statuses: dict[str, int] = dict(connection.execute(text(
             "SELECT status, count(*) FROM email_raw GROUP BY status")).all())
         attachments = connection.execute(text("SELECT message_id, filename FROM attachment"))
         files_by_message: dict[int, list[str]] = defaultdict(list)
@@ -149,9 +154,10 @@ def correctness(database: str, manifest: list[dict[str, Any]], order: list[int],
     tickets_of: dict[str, set[int]] = defaultdict(set)
     message_of: dict[str, int] = {}
     body_of: dict[str, str] = {}
+    token = token_pattern(manifest)
     for message_id, ticket_id, body in messages:
         # A reply quotes its parent's probe; its own token is the first one in its text.
-        found = TOKEN.search(body or "")
+        found = token.search(body or "")
         if found:
             tickets_of[found.group()].add(ticket_id)
             message_of[found.group()] = message_id
@@ -199,8 +205,7 @@ def latency(database: str, samples: int, tmp: Path, smtp: SmtpSink) -> None:
                 subject = f"Latency probe {number}"
                 started = time.monotonic()
                 client.append("INBOX", simple_mail(subject, "How fast?"))
-                wait_for(lambda s=subject: scalar(engine, "SELECT count(*) FROM ticket WHERE "
-                                                  "subject = :s", s=s) == 1, 30, "no ticket")
+                wait_for(partial(ticket_exists, engine, subject), 30, "no ticket")
                 timings.append(time.monotonic() - started)
                 time.sleep(0.3)
         finally:
@@ -210,6 +215,10 @@ def latency(database: str, samples: int, tmp: Path, smtp: SmtpSink) -> None:
              p50_s=round(timings[len(timings) // 2], 3),
              p95_s=round(timings[max(int(len(timings) * 0.95) - 1, 0)], 3),
              max_s=round(timings[-1], 3), target_p95_s=1.0)
+
+
+def ticket_exists(engine: Engine, subject: str) -> bool:
+    return bool(scalar(engine, "SELECT count(*) FROM ticket WHERE subject = :s", s=subject) == 1)
 
 
 def simple_mail(subject: str, body: str, attachment: bytes | None = None) -> bytes:
@@ -250,16 +259,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"])
+    parser.add_argument("--corpus", type=Path, help="a pre-generated corpus directory")
     args = parser.parse_args()
     databases = {"sqlite": ["sqlite"], "postgresql": ["postgresql"],
                  "both": ["sqlite", "postgresql"], None: None}[args.db] or (
         ["sqlite"] if args.quick else ["sqlite", "postgresql"])
     with tempfile.TemporaryDirectory(prefix="email-intake-") as directory, SmtpSink() as smtp:
         tmp = Path(directory)
+        if args.corpus is None:
+            args.corpus = tmp / "corpus"
+            generate(300 if args.quick else 5000, args.corpus, seed=SEED, raw8bit_gbk=0.2)
+        manifest, mails = corpus(args.corpus)
         for database in databases:
             base = tmp / database
             base.mkdir()
-            throughput(database, 300 if args.quick else 5000, base, smtp)
+            throughput(database, manifest, mails, base, smtp)
             smtp.clear()
             latency(database, 10 if args.quick else 40, base, smtp)
             if not args.quick:

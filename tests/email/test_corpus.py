@@ -1,12 +1,11 @@
-"""The shared benchmark corpus, ingested shuffled: every mail on exactly one ticket, every
-reply threaded as the manifest says, every attachment kept, GBK/GB2312 decoded."""
+"""The generated mail corpus (tests/email/corpus.py), ingested shuffled: every mail on
+exactly one ticket, every reply threaded as the manifest says, every attachment kept,
+GBK/GB2312 decoded."""
 
 from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,14 @@ from sqlalchemy import select
 
 from helpdesk.db import db
 from helpdesk.tickets.models import Message
+from tests.email.corpus import generate
 from tests.email.understanding import deliver, mailbox
-
-GENERATOR = Path("/work/shared/bench/gen_emails.py")
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     directory = tmp_path_factory.mktemp("corpus")
-    subprocess.run([sys.executable, str(GENERATOR), "200", str(directory), "--seed", "7"],
-                   check=True, capture_output=True)
+    generate(200, directory, seed=7)
     return directory, json.loads((directory / "manifest.json").read_text("utf-8"))
 
 
