@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -69,7 +70,8 @@ class _LeaseHold:
 @contextmanager
 def hold_source(source_id: int) -> Iterator[Hold]:
     """Hold the source's lock for the block; raise :class:`SourceBusy` if another holds it."""
-    holder = f"{socket.gethostname()}:{os.getpid()}:{id(object())}"
+    # Unique per hold: a second hold in the same process must not pass for the first.
+    holder = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex}"[:80]
     if current_app.config["JOBS_MODE"] == "rq":
         from redis import Redis
 
