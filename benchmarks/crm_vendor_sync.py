@@ -85,7 +85,8 @@ def sync(source_id: int) -> tuple[Totals, float]:
 def sync_figures(case: VendorCase, stub: StubCrm, count: int, directory: Path) -> None:
     app = create_app({"SECRET_KEY": "bench", "JOBS_MODE": "eager",
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{directory / case.vendor}.sqlite",
-                      "ATTACHMENT_DIR": str(directory / "files"), "RATELIMIT_ENABLED": False})
+                      "ATTACHMENT_DIR": str(directory / "files"), "RATELIMIT_ENABLED": False,
+                      "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8"})
     with app.app_context():
         db.create_all()
         source = CrmSource(name=f"{case.vendor}-crm", kind=case.vendor,

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from crm_bridge.adapters import ADAPTERS
+from crm_bridge.adapters.base import DEFAULT_TIMEOUT_SECONDS
 from crm_bridge.contract import (
     AuthFailed,
     CrmSource,
@@ -51,6 +53,7 @@ from helpdesk.customers.profiles import (
 )
 from helpdesk.db import db, utcnow
 from helpdesk.jobs import enqueue
+from helpdesk.outbound_http import guarded_client
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,11 @@ def adapter_for(source: SourceRow) -> CrmSource:
         factory = ADAPTERS[source.kind]
     except KeyError:
         raise PermanentError(f"unknown source kind {source.kind!r}") from None
-    adapter: CrmSource = factory({**(source.settings or {}), **(source.secrets or {})}, None)
+    config = {**(source.settings or {}), **(source.secrets or {})}
+    # Admin-entered endpoints: never into our own network (helpdesk/outbound_http.py).
+    client = guarded_client(current_app.config,
+                            float(config.get("timeout", DEFAULT_TIMEOUT_SECONDS)))
+    adapter: CrmSource = factory(config, client)
     return adapter
 
 

@@ -56,6 +56,9 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "SURVEY_DELAY_SECONDS": _env_int("SURVEY_DELAY_SECONDS", 0),
         "SURVEY_LINK_MAX_AGE_SECONDS": _env_int("SURVEY_LINK_MAX_AGE_SECONDS", 30 * 24 * 3600),
         "MAIL_POLL_SECONDS": _env_int("MAIL_POLL_SECONDS", 30),
+        # Private networks that admin-entered URLs (CRM, OAuth token endpoints) may reach,
+        # e.g. "10.8.0.0/16" for an on-premise ERP; none by default (helpdesk/outbound_http.py).
+        "OUTBOUND_ALLOWED_NETWORKS": _env("OUTBOUND_ALLOWED_NETWORKS", ""),
         # Whether CC'd (and other To) addresses of customer mail join the ticket as participants.
         "MAIL_CC_PARTICIPANTS": _env_bool("MAIL_CC_PARTICIPANTS", True),
         # IMAP IDLE is re-issued before servers drop it (RFC 2177: at least every 29 min).

@@ -71,6 +71,8 @@ def make_app(database_url: str, tmp_path: Path, smtp_sink: SmtpSink, **overrides
         "SUPPORT_ADDRESS": "support@example.com",
         "MAIL_DOMAIN": "helpdesk.test",
         "TESTING": True,
+        # The test servers (CRM and OAuth stubs) listen on the loopback.
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8,::1",
         **overrides,
     }
     app = create_app(config)

@@ -6,23 +6,25 @@ token once; we trade it for short-lived access tokens at the provider's token en
 refresh (the grant was revoked, the user changed their password) is an
 :class:`OAuthGrantRefused`: only that mailbox stops, marked as needing a new grant.
 
-A refresh is one form POST answered with JSON, so the standard library does it; an OAuth
-client library would add a dependency for those ten lines.
+A refresh is one form POST answered with JSON; an OAuth client library would add a
+dependency for those ten lines. It goes through the guarded HTTP client: the token URL is
+typed in by an admin, so it must not reach into our own network or follow redirects.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from flask import current_app
+
 from channels.email.models import Mailbox
 from helpdesk.db import utcnow
+from helpdesk.outbound_http import DestinationRefused, guarded_client
 
 #: Refresh this long before the expiry the provider gave, so a token never dies mid-login.
 EXPIRY_MARGIN = timedelta(seconds=60)
@@ -67,25 +69,29 @@ def refresh_access_token(token_url: str, client_id: str, client_secret: str,
                          refresh_token: str) -> AccessToken:
     """Trade ``refresh_token`` for an access token (RFC 6749 §6).
 
-    Raises :class:`OAuthGrantRefused` when the endpoint answers with an OAuth error (§5.2),
-    and ``OSError`` when it cannot be reached (a transient failure, retried later).
+    Raises :class:`OAuthGrantRefused` when the endpoint answers with an OAuth error (§5.2)
+    or is not an endpoint we may call, and ``OSError`` when it cannot be reached (a transient
+    failure, retried later).
     """
     _check_endpoint(token_url)
-    form = urllib.parse.urlencode({
-        "grant_type": "refresh_token", "refresh_token": refresh_token,
-        "client_id": client_id, "client_secret": client_secret,
-    }).encode()
-    # The scheme was checked above: only https, or http on the loopback.
-    request = urllib.request.Request(token_url, data=form, method="POST", headers={  # noqa: S310
-        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
+            "client_id": client_id, "client_secret": client_secret}
     try:
-        with urllib.request.urlopen(request, timeout=TOKEN_TIMEOUT_SECONDS) as response:  # noqa: S310
-            body: dict[str, Any] = json.load(response)
-    except urllib.error.HTTPError as error:
-        if error.code in (400, 401):
-            raise OAuthGrantRefused(_describe_error(error)) from error
-        raise
-    if not isinstance(body.get("access_token"), str):
+        with guarded_client(current_app.config, TOKEN_TIMEOUT_SECONDS) as client:
+            response = client.post(token_url, data=form, headers={"Accept": "application/json"})
+    except DestinationRefused as error:
+        raise OAuthGrantRefused(f"the token endpoint is not allowed: {error}") from error
+    except httpx.TransportError as error:
+        raise OSError(f"token endpoint unreachable: {error}") from error
+    if response.status_code in (400, 401):
+        raise OAuthGrantRefused(_describe_error(response))
+    if response.status_code != 200:
+        raise OSError(f"token endpoint answered HTTP {response.status_code}")
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
         raise OAuthGrantRefused("the token endpoint answered without an access_token")
     return AccessToken(token=body["access_token"], expires_in=int(body.get("expires_in", 3600)),
                        refresh_token=body.get("refresh_token"))
@@ -110,11 +116,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _describe_error(error: urllib.error.HTTPError) -> str:
+def _describe_error(response: httpx.Response) -> str:
     try:
-        body = json.loads(error.read() or b"{}")
+        body = response.json()
     except ValueError:
         body = {}
-    code = body.get("error", f"HTTP {error.code}")
+    if not isinstance(body, dict):
+        body = {}
+    code = body.get("error", f"HTTP {response.status_code}")
     description = body.get("error_description")
     return f"{code}: {description}" if description else str(code)

@@ -33,6 +33,7 @@ from crm_bridge.contract import (
     TransientError,
     Watermark,
 )
+from helpdesk.outbound_http import DestinationRefused
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -96,6 +97,9 @@ class HttpAdapter:
         """One HTTP exchange; network trouble and 5xx become TransientError."""
         try:
             response = self.http.request(method, url, **request)
+        except DestinationRefused as error:
+            # A settings problem, not weather: retrying cannot help.
+            raise PermanentError(f"{self.vendor}: {error}") from error
         except httpx.TransportError as error:
             raise TransientError(f"{self.vendor}: {type(error).__name__}: {error}") from error
         date = response.headers.get("date")
