@@ -86,7 +86,11 @@ class CrmReviewItem(Model):
     """A source record that did not map, kept whole so it can be fixed and replayed.
 
     ``record_hash`` identifies the raw record, so importing the same export twice does not
-    list the same bad record twice; ``row_number`` is where it was seen most recently.
+    list the same bad record twice; ``row_number`` is where it was seen most recently;
+    ``external_id`` (records from a CRM's API, not file rows) lets a replay read the record
+    again from the CRM. ``resolution`` says how it left the list: "resolved" (an admin said
+    so), "replayed" (it mapped on a replay), "superseded" (the CRM's current version replaced
+    it) or "gone" (the CRM no longer has it).
     """
 
     __tablename__ = "crm_review_item"
@@ -98,8 +102,10 @@ class CrmReviewItem(Model):
     raw_record: Mapped[Any] = mapped_column(JSON)
     record_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    resolution: Mapped[str | None] = mapped_column(String(20))
 
 
 class CrmPushOutbox(Model):

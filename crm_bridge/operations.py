@@ -12,7 +12,8 @@ from crm_bridge.models import CrmReviewItem, CrmSource
 from helpdesk.db import db, utcnow
 
 
-def record_unmapped(source: str, row_number: int, raw_record: Any, reason: str) -> CrmReviewItem:
+def record_unmapped(source: str, row_number: int, raw_record: Any, reason: str,
+                    external_id: str | None = None) -> CrmReviewItem:
     """Put a record that did not map on the review list, keeping the raw record for replay.
 
     Idempotent per record: if the same raw record from the same source is already listed and
@@ -25,7 +26,7 @@ def record_unmapped(source: str, row_number: int, raw_record: Any, reason: str) 
         CrmReviewItem.resolved_at.is_(None)))
     if item is None:
         item = CrmReviewItem(source=source, record_hash=record_hash, raw_record=raw_record,
-                             row_number=row_number, reason=reason)
+                             row_number=row_number, reason=reason, external_id=external_id)
         db.session.add(item)
     else:
         item.row_number = row_number
@@ -34,10 +35,10 @@ def record_unmapped(source: str, row_number: int, raw_record: Any, reason: str) 
     return item
 
 
-def resolve_review_item(item: CrmReviewItem) -> None:
-    """Take an item off the review list (it was fixed at the source). Idempotent."""
+def resolve_review_item(item: CrmReviewItem, resolution: str = "resolved") -> None:
+    """Take an item off the review list (it was fixed at the source, or replayed). Idempotent."""
     if item.resolved_at is None:
-        item.resolved_at = utcnow()
+        item.resolved_at, item.resolution = utcnow(), resolution
         db.session.flush()
 
 

@@ -135,7 +135,8 @@ def apply_changes(source: SourceRow, mapping: FieldMapping,
         mapping, source.record_url_template)
     for rejected in sorted_records.rejected:
         reason = f"{rejected.external_id}: {rejected.reason}"
-        record_unmapped(source.name, rejected.position, dict(rejected.raw), reason)
+        record_unmapped(source.name, rejected.position, dict(rejected.raw), reason,
+                        rejected.external_id)
         totals.review += 1
         totals.review_reasons.append(reason)
     totals.add(apply_profiles(source.name, sorted_records.profiles,

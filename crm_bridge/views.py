@@ -16,6 +16,7 @@ from crm_bridge.mapping import InvalidMapping
 from crm_bridge.models import CrmReviewItem, CrmSource
 from crm_bridge.operations import resolve_review_item, save_source
 from crm_bridge.queries import recent_runs, source_statuses, unresolved_review_items
+from crm_bridge.review import replay, replayable_sources, unresolved_items_of
 from crm_bridge.sync import QUEUE, preview
 from helpdesk.auth.rules import admin_required
 from helpdesk.db import db, utcnow
@@ -120,7 +121,8 @@ def review() -> str:
     before_id = request.args.get("before", type=int)
     items = unresolved_review_items(before_id=before_id, limit=PAGE_SIZE)
     next_before = items[-1].id if len(items) == PAGE_SIZE else None
-    return render_template("crm_bridge/review.html", items=items, next_before=next_before)
+    return render_template("crm_bridge/review.html", items=items, next_before=next_before,
+                           sources=replayable_sources())
 
 
 @bp.post("/review/<int:item_id>/resolve")
@@ -133,4 +135,39 @@ def resolve(item_id: int) -> Response:
     resolve_review_item(item)
     db.session.commit()
     flash(_("Marked as resolved."), "success")
+    return redirect(url_for("crm.review"))
+
+
+@bp.post("/review/<int:item_id>/replay")
+@login_required
+@admin_required
+def replay_item(item_id: int) -> Response:
+    item = db.session.get(CrmReviewItem, item_id)
+    source = replayable_sources().get(item.source) if item is not None else None
+    if item is None or source is None:
+        abort(404)
+    return _replay(source, [item])
+
+
+@bp.post("/review/sources/<int:source_id>/replay")
+@login_required
+@admin_required
+def replay_source(source_id: int) -> Response:
+    source = _source(source_id)
+    return _replay(source, unresolved_items_of(source))
+
+
+def _replay(source: CrmSource, items: list[CrmReviewItem]) -> Response:
+    try:
+        outcomes = replay(source, items)
+    except (CrmError, InvalidMapping) as error:
+        db.session.rollback()
+        flash(_("Replay failed: %(error)s", error=f"{type(error).__name__}: {error}"), "error")
+    else:
+        db.session.commit()
+        flash(_("Replayed with the current mapping: %(replayed)d applied, %(failing)d still "
+                "failing, %(superseded)d replaced by the CRM's current version, %(gone)d no "
+                "longer in the CRM.", replayed=outcomes["replayed"],
+                failing=outcomes["failing"], superseded=outcomes["superseded"],
+                gone=outcomes["gone"]), "success")
     return redirect(url_for("crm.review"))
