@@ -109,7 +109,7 @@ def _register_core(app: Flask) -> None:
 
     from helpdesk.navigation import console_links, register_console_link, source_link
 
-    register_console_link(app, _l("Tickets"), "tickets.queue")
+    register_console_link(app, _l("Tickets"), "tickets.queue", order=0)
     register_console_link(app, _l("Satisfaction"), "reports.csat")
     register_console_link(app, _l("Operations"), "reports.operations")
     register_console_link(app, _l("Profile conflicts"), "customers.conflicts")
@@ -120,6 +120,7 @@ def _register_core(app: Flask) -> None:
     app.jinja_env.globals["source_link"] = source_link
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["nav_blueprint"] = lambda endpoint: endpoint.partition(".")[0]
 
     @app.get("/")
     def index() -> Response:

@@ -15,19 +15,24 @@ _SOURCE_KEY = "helpdesk.source_links"
 class ConsoleLink:
     label: str
     endpoint: str
+    #: Admin-only links are settings: the bar gathers them under one "Admin" menu, so the
+    #: links agents use all day stay in view.
     admin_only: bool = False
     #: A count shown next to the label when above zero (read while the page renders).
     badge: Callable[[], int] | None = None
+    #: Place in the bar, lowest first; links of equal order keep their registration order.
+    order: int = 100
 
 
 def register_console_link(app: Flask, label: str, endpoint: str, admin_only: bool = False,
-                          badge: Callable[[], int] | None = None) -> None:
+                          badge: Callable[[], int] | None = None, order: int = 100) -> None:
     """Add a link to the console's top bar (``label`` may be a lazy translation)."""
-    app.extensions.setdefault(_KEY, []).append(ConsoleLink(label, endpoint, admin_only, badge))
+    app.extensions.setdefault(_KEY, []).append(
+        ConsoleLink(label, endpoint, admin_only, badge, order))
 
 
 def console_links() -> list[ConsoleLink]:
-    return list(current_app.extensions.get(_KEY, []))
+    return sorted(current_app.extensions.get(_KEY, []), key=lambda link: link.order)
 
 
 def register_source_link(app: Flask, link: Callable[[str], str | None]) -> None:

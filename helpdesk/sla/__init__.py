@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     register_periodic(app, "helpdesk.sla.tasks.run_escalation_sweep", SWEEP_SECONDS,
                       queue="sla")
-    register_console_link(app, _l("Notifications"), "notifications.inbox", badge=unread_badge)
+    register_console_link(app, _l("Notifications"), "notifications.inbox", badge=unread_badge,
+                          order=10)
     register_console_link(app, _l("SLA report"), "sla.report")
     register_console_link(app, _l("SLA settings"), "sla.settings", admin_only=True)
