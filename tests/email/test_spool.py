@@ -61,6 +61,10 @@ def _from_file(raw: bytes, directory: Path, threshold: int = TINY) -> ParsedEmai
 def _assert_same_as_whole(raw: bytes, directory: Path) -> ParsedEmail:
     streamed = _from_file(raw, directory)
     assert _summary(streamed) == _summary(parse_message(raw))
+    gc.collect()
+    # Nothing left behind by runs that fell back: only the files handed out.
+    assert sorted(directory.iterdir()) == sorted(
+        item.spooled.path for item in streamed.attachments if item.spooled is not None)
     return streamed
 
 
