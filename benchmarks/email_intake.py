@@ -1,6 +1,7 @@
 """Email intake figures: throughput, CPU per mail, correctness, latency and memory.
 
     python benchmarks/email_intake.py [--quick] [--db sqlite|postgresql|both] [--corpus DIR]
+                                      [--only throughput|latency|memory]
 
 The corpus comes from ``tests/email/corpus.py`` with seed 42 (plain, HTML, attachments,
 40 % replies, ~30 % Chinese; a fifth of the GBK mail as raw 8-bit bytes), or with
@@ -260,23 +261,30 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"])
     parser.add_argument("--corpus", type=Path, help="a pre-generated corpus directory")
+    parser.add_argument("--only", choices=["throughput", "latency", "memory"],
+                        help="take one figure only (memory runs even with --quick)")
     args = parser.parse_args()
+    wanted = {args.only} if args.only else {"throughput", "latency"} | (
+        set() if args.quick else {"memory"})
     databases = {"sqlite": ["sqlite"], "postgresql": ["postgresql"],
                  "both": ["sqlite", "postgresql"], None: None}[args.db] or (
         ["sqlite"] if args.quick else ["sqlite", "postgresql"])
     with tempfile.TemporaryDirectory(prefix="email-intake-") as directory, SmtpSink() as smtp:
         tmp = Path(directory)
-        if args.corpus is None:
-            args.corpus = tmp / "corpus"
-            generate(300 if args.quick else 5000, args.corpus, seed=SEED, raw8bit_gbk=0.2)
-        manifest, mails = corpus(args.corpus)
+        if "throughput" in wanted:
+            if args.corpus is None:
+                args.corpus = tmp / "corpus"
+                generate(300 if args.quick else 5000, args.corpus, seed=SEED, raw8bit_gbk=0.2)
+            manifest, mails = corpus(args.corpus)
         for database in databases:
             base = tmp / database
             base.mkdir()
-            throughput(database, manifest, mails, base, smtp)
-            smtp.clear()
-            latency(database, 10 if args.quick else 40, base, smtp)
-            if not args.quick:
+            if "throughput" in wanted:
+                throughput(database, manifest, mails, base, smtp)
+                smtp.clear()
+            if "latency" in wanted:
+                latency(database, 10 if args.quick else 40, base, smtp)
+            if "memory" in wanted:
                 memory(database, base, smtp)
 
 

@@ -52,6 +52,9 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "ATTACHMENT_DIR": _env("ATTACHMENT_DIR", str(Path(instance_path) / "attachments")),
         "MAX_ATTACHMENT_BYTES": _env_int("MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024),
         "MAX_EMAIL_BYTES": _env_int("MAX_EMAIL_BYTES", 40 * 1024 * 1024),
+        # Mail bigger than this is fetched in pieces into a file in storage and parsed from
+        # there, never held whole in memory; smaller mail (nearly all) stays in its row.
+        "MAIL_SPOOL_BYTES": _env_int("MAIL_SPOOL_BYTES", 1024 * 1024),
         "MAX_CONTENT_LENGTH": _env_int("MAX_REQUEST_BYTES", 30 * 1024 * 1024),
         "SURVEY_DELAY_SECONDS": _env_int("SURVEY_DELAY_SECONDS", 0),
         "SURVEY_LINK_MAX_AGE_SECONDS": _env_int("SURVEY_LINK_MAX_AGE_SECONDS", 30 * 24 * 3600),

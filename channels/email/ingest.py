@@ -35,8 +35,9 @@ from channels.email.models import (
     UndeliverableAddress,
     source_ref,
 )
-from channels.email.parse import ParsedEmail, parse_message
+from channels.email.parse import ParsedEmail
 from channels.email.quotes import visible_reply
+from channels.email.rawstore import parse_raw
 from channels.email.threading import (
     AgentToken,
     ThreadMatch,
@@ -83,7 +84,7 @@ def ingest_row(raw_email: RawEmail) -> None:
     """:func:`ingest` for a row the caller already holds (a batch job that claimed it)."""
     if raw_email.status != "new":
         return
-    parsed = parse_message(raw_email.raw)
+    parsed = parse_raw(raw_email)
     # Before any look-up, so a concurrent ingest of the same conversation is seen whole.
     lock_conversation(parsed.message_id, quoted_message_ids(parsed))
     # The look-ups up to the dedup read other rows only: writing this row's new fields in
@@ -138,7 +139,8 @@ def _ingest_customer_mail(raw_email: RawEmail, parsed: ParsedEmail, verdict: Ver
     _clear_undeliverable(parsed.from_addr)
     visible = visible_reply(parsed.text, parsed.html)
     attachments = [NewAttachment(filename=item.filename, content_type=item.content_type,
-                                 data=item.data, content_id=item.content_id, inline=item.inline)
+                                 data=item.data, content_id=item.content_id, inline=item.inline,
+                                 path=item.spooled.path if item.spooled else None)
                    for item in parsed.attachments]
     if ticket is None:
         address, team_id = _cached(f"mailbox:{raw_email.mailbox_id}", lambda: db.session.execute(

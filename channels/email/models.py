@@ -133,8 +133,12 @@ class RawEmail(Model):
     uid: Mapped[int] = mapped_column(BigInteger)
     #: The whole message; only the header when the message was too big to fetch.
     #: Deferred: only ingest and the console's "show original" need the bytes, and a big
-    #: mail's would otherwise ride along with every look-up of the row.
-    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    #: mail's would otherwise ride along with every look-up of the row. Empty when the mail
+    #: is in a file instead (``raw_storage_name``): read it through ``rawstore.py``.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    #: The attachment storage's name of the file holding a mail bigger than
+    #: ``MAIL_SPOOL_BYTES``, fetched there in pieces: never one ``bytes`` in any process.
+    raw_storage_name: Mapped[str | None] = mapped_column(String(32))
     #: The message's size as the server reported it (RFC822.SIZE).
     size: Mapped[int]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,6 +26,7 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from html.parser import HTMLParser
+from pathlib import Path
 
 import charset_normalizer
 import tnefparse
@@ -81,6 +82,16 @@ class UnparseableEmail(Exception):
     """The bytes are not an email this parser can read; ``str(error)`` says why."""
 
 
+@dataclass(frozen=True)  # no slots: spool.py ties the file's removal to this object's life
+class SpooledContent:
+    """An attachment's decoded bytes in a file rather than in memory (big parts of big mail,
+    see ``spool.py``); whoever stores the attachment takes the file over."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedAttachment:
     filename: str
@@ -88,10 +99,12 @@ class ParsedAttachment:
     data: bytes
     inline: bool = False
     content_id: str | None = None
+    #: Set when the content is in a file; ``data`` is then empty.
+    spooled: SpooledContent | None = None
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.spooled.size if self.spooled is not None else len(self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,10 +526,16 @@ def _with_fingerprint(parsed: ParsedEmail, raw: bytes) -> ParsedEmail:
     reuse one Message-ID (some vendors do) get different fingerprints.
     """
     separator = re.search(rb"\r?\n\r?\n", raw)
-    body = raw[separator.end():] if separator else b""
+    digest = fingerprint_digest(parsed)
+    digest.update(raw[separator.end():] if separator else b"")
+    return dataclasses.replace(parsed, fingerprint=digest.hexdigest())
+
+
+def fingerprint_digest(parsed: ParsedEmail) -> hashlib._Hash:
+    """The fingerprint's hash fed with the header fields, ready for the body bytes (those
+    after the first blank line), so a mail too big to hold can be hashed as it streams."""
     digest = hashlib.sha256()
     for value in (parsed.message_id or "", parsed.from_addr, ",".join(parsed.to),
                   ",".join(parsed.cc), parsed.subject, parsed.header("date") or ""):
         digest.update(value.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update(body)
-    return dataclasses.replace(parsed, fingerprint=digest.hexdigest())
+    return digest

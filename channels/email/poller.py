@@ -1,7 +1,8 @@
 """Fetching new mail from IMAP into :class:`RawEmail` rows; the ingest job does the rest.
 
 The poller only stores bytes and queues work, so a slow or broken mail never holds up the
-mailbox. Per batch: fetch with ``BODY.PEEK[]`` (does not set \\Seen, RFC 3501 §6.4.5) ->
+mailbox. Per batch: fetch with ``BODY.PEEK[]`` (does not set \\Seen, RFC 3501 §6.4.5; mail
+bigger than ``MAIL_SPOOL_BYTES`` in pieces, into a file in storage) ->
 store raw rows -> advance our UID cursor -> **commit** -> queue the batch's ingest job ->
 flag \\Seen on the server. A crash anywhere re-fetches at worst, and the unique key
 (mailbox, uidvalidity, uid) absorbs that. The \\Seen flag is a courtesy to humans reading the
@@ -16,7 +17,10 @@ mailbox's fetch lock (``locks.py``) while fetching, so two pollers never fetch o
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from flask import current_app
 from imapclient import SEEN, IMAPClient
@@ -28,10 +32,13 @@ from channels.email.locks import MailboxLock, mailbox_lock
 from channels.email.models import Mailbox, RawEmail
 from helpdesk import jobs
 from helpdesk.db import db, utcnow
+from helpdesk.tickets import storage
 
 log = logging.getLogger(__name__)
 
 FETCH_BATCH = 50
+#: Mail bigger than ``MAIL_SPOOL_BYTES`` is fetched in pieces of this size.
+FETCH_PIECE_BYTES = 2 * 1024 * 1024
 
 
 class LockLost(Exception):
@@ -133,16 +140,23 @@ def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int]) -> 
     This job commits per batch, unlike most jobs (one commit at the end): the server is
     told \\Seen only about durable mail, and a failure in a later batch keeps this one.
     """
-    max_bytes = current_app.config["MAX_EMAIL_BYTES"]
+    config = current_app.config
     sizes = client.fetch(batch, ["RFC822.SIZE"])
 
     def size_of(uid: int) -> int:
         return int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
 
+    known = set(db.session.scalars(select(RawEmail.uid).where(
+        RawEmail.mailbox_id == mailbox.id, RawEmail.uidvalidity == mailbox.uidvalidity,
+        RawEmail.uid.in_(batch))))
+    new = [uid for uid in batch if uid not in known]
     # Oversized mail: fetch only its header, so one huge message cannot exhaust memory;
     # vetting quarantines it on its reported size, and admins still see who sent what.
-    whole = [uid for uid in batch if size_of(uid) <= max_bytes]
-    headers_only = [uid for uid in batch if size_of(uid) > max_bytes]
+    # Big mail below the limit goes to a file in pieces; the rest (nearly all) in one fetch.
+    headers_only = [uid for uid in new if size_of(uid) > config["MAX_EMAIL_BYTES"]]
+    to_file = [uid for uid in new if config["MAIL_SPOOL_BYTES"] < size_of(uid)
+               <= config["MAX_EMAIL_BYTES"]]
+    whole = [uid for uid in new if size_of(uid) <= config["MAIL_SPOOL_BYTES"]]
     fetched: dict[int, bytes] = {}
     if whole:
         fetched.update((uid, data[b"BODY[]"]) for uid, data in client.fetch(
@@ -150,13 +164,17 @@ def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int]) -> 
     if headers_only:
         fetched.update((uid, data[b"BODY[HEADER]"]) for uid, data in client.fetch(
             headers_only, ["BODY.PEEK[HEADER]"]).items() if b"BODY[HEADER]" in data)
-    known = set(db.session.scalars(select(RawEmail.uid).where(
-        RawEmail.mailbox_id == mailbox.id, RawEmail.uidvalidity == mailbox.uidvalidity,
-        RawEmail.uid.in_(batch))))
     rows = [RawEmail(mailbox_id=mailbox.id, uidvalidity=mailbox.uidvalidity, uid=uid,
                      raw=bytes(fetched[uid]), size=size_of(uid) or len(fetched[uid]))
             # A UID missing from the fetch was expunged meanwhile: nothing to keep.
-            for uid in batch if uid in fetched and uid not in known]
+            for uid in new if uid in fetched]
+    for uid in to_file:
+        storage_name = _fetch_to_storage(client, uid)
+        if storage_name is not None:
+            rows.append(RawEmail(mailbox_id=mailbox.id, uidvalidity=mailbox.uidvalidity,
+                                 uid=uid, raw=None, raw_storage_name=storage_name,
+                                 size=size_of(uid)))
+    rows.sort(key=lambda row: row.uid)
     db.session.add_all(rows)
     mailbox.last_uid = max(batch)
     db.session.flush()
@@ -167,3 +185,31 @@ def _store_batch(client: IMAPClient, mailbox: Mailbox, batch: Sequence[int]) -> 
                      queue="inbound")
     db.session.commit()
     return len(rows)
+
+
+def _fetch_to_storage(client: IMAPClient, uid: int) -> str | None:
+    """Fetch one big message into a file in the attachment storage, a piece at a time
+    (partial fetches ``BODY.PEEK[]<offset.length>``, RFC 3501 §6.4.5), so it is never whole
+    in memory; return the file's storage name, or ``None`` if it was expunged meanwhile.
+
+    A crash before the batch commits leaves an unnamed file behind, never a row without
+    its file.
+    """
+    descriptor, name = tempfile.mkstemp(dir=storage.scratch_dir(), prefix="mail-")
+    path = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            offset = 0
+            while True:
+                response = client.fetch([uid], [f"BODY.PEEK[]<{offset}.{FETCH_PIECE_BYTES}>"])
+                piece = response.get(uid, {}).get(f"BODY[]<{offset}>".encode())
+                if piece is None:
+                    return None
+                file.write(piece)
+                offset += len(piece)
+                # A short piece is the last: the server returns what is left (§6.4.5).
+                if len(piece) < FETCH_PIECE_BYTES:
+                    break
+        return storage.save_file(path)
+    finally:
+        path.unlink(missing_ok=True)

@@ -7,7 +7,16 @@ from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -15,13 +24,14 @@ from werkzeug.wrappers import Response
 from channels.email.ingest import replay
 from channels.email.models import RawEmail
 from channels.email.queries import mailbox_health, recently_set_aside
+from channels.email.rawstore import open_raw, stored_size
 from helpdesk.auth.rules import admin_required, ticket_for
 from helpdesk.db import db
 
 bp = Blueprint("email", __name__, template_folder="templates")
 
 #: "Show original" renders at most this much of a mail; the download has all of it.
-ORIGINAL_SHOWN_BYTES = 1024 * 1024
+ORIGINAL_SHOWN_BYTES = 256 * 1024
 SET_ASIDE_PAGE = 50
 
 
@@ -69,21 +79,26 @@ def reingest(raw_email_id: int) -> Response:
 def original(raw_email_id: int) -> str:
     """The mail's headers and source as text (escaped by the template), never rendered."""
     raw_email = _raw_email_for_viewer(raw_email_id)
-    raw = raw_email.raw
+    with open_raw(raw_email) as file:
+        # Only the beginning: a mail of tens of megabytes must not become one page.
+        shown = file.read(ORIGINAL_SHOWN_BYTES + 1)
     headers = [(name, _readable_header(value)) for name, value in
-               BytesHeaderParser(policy=compat32).parsebytes(raw).raw_items()]
-    source = raw[:ORIGINAL_SHOWN_BYTES].decode("utf-8", errors="replace")
+               BytesHeaderParser(policy=compat32).parsebytes(shown).raw_items()]
+    source = shown[:ORIGINAL_SHOWN_BYTES].decode("utf-8", errors="replace")
     return render_template("email/original.html", raw_email=raw_email, headers=headers,
-                           source=source, truncated=len(raw) > ORIGINAL_SHOWN_BYTES)
+                           source=source, truncated=len(shown) > ORIGINAL_SHOWN_BYTES,
+                           header_only=raw_email.size > stored_size(raw_email))
 
 
 @bp.get("/console/mail/<int:raw_email_id>.eml")
 @login_required
 def download(raw_email_id: int) -> Response:
-    """The mail byte for byte, as a download (``message/rfc822``, RFC 2046 §5.2.1)."""
+    """The mail byte for byte, as a download (``message/rfc822``, RFC 2046 §5.2.1),
+    streamed from wherever it is kept."""
     raw_email = _raw_email_for_viewer(raw_email_id)
-    response = Response(raw_email.raw, mimetype="message/rfc822")
-    response.headers["Content-Disposition"] = f'attachment; filename="mail-{raw_email.id}.eml"'
+    response = send_file(open_raw(raw_email), mimetype="message/rfc822", as_attachment=True,
+                         download_name=f"mail-{raw_email.id}.eml", conditional=False,
+                         etag=False, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from flask import current_app, render_template
 
@@ -64,6 +65,16 @@ class NewAttachment:
     data: bytes
     content_id: str | None = None
     inline: bool = False
+    #: A file holding the content instead of ``data`` (a big attachment never held in
+    #: memory); storing the attachment moves the file into storage.
+    path: Path | None = None
+
+    def save(self) -> tuple[str, int]:
+        """Store the content; return its storage name and size."""
+        if self.path is None:
+            return storage.save_bytes(self.data), len(self.data)
+        size = self.path.stat().st_size
+        return storage.save_file(self.path), size
 
 
 _record = record_event
@@ -96,10 +107,11 @@ def _add_message(ticket: Ticket, *, kind: str, channel: str, body_text: str,
         author_agent=author_agent, author_customer=author_customer,
         rfc_message_id=rfc_message_id, source_ref=source_ref)
     for item in attachments:
+        storage_name, size = item.save()
         message.attachments.append(Attachment(
             filename=safe_filename(item.filename), content_type=item.content_type[:255],
-            size=len(item.data), storage_name=storage.save_bytes(item.data),
-            content_id=item.content_id, inline=item.inline))
+            size=size, storage_name=storage_name, content_id=item.content_id,
+            inline=item.inline))
     db.session.add(message)
     ticket.updated_at = utcnow()
     db.session.flush()

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from channels.email import ingest
+from channels.email import rawstore
 from channels.email.models import Mailbox, RawEmail
 from channels.email.parse import ParsedEmail, unreadable
 from helpdesk.db import db
@@ -74,7 +74,7 @@ def test_replay_ingests_a_quarantined_mail_again_after_a_parser_fix(
         return unreadable(raw, "parser error: IndexError")
 
     with monkeypatch.context() as patch:
-        patch.setattr(ingest, "parse_message", buggy_parser)
+        patch.setattr(rawstore, "parse_message", buggy_parser)
         app.test_cli_runner().invoke(args=["mailbox", "poll"])
     raw_email = db.session.scalars(select(RawEmail)).one()
     assert (raw_email.status, raw_email.error) == ("quarantined", "parser error: IndexError")
