@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -66,6 +67,14 @@ def recently_set_aside(limit: int = 50, before_id: int | None = None) -> list[Ra
     if before_id is not None:
         query = query.where(RawEmail.id < before_id)
     return list(db.session.scalars(query.order_by(RawEmail.id.desc()).limit(limit)))
+
+
+def undeliverable_among(addresses: Sequence[str]) -> set[str]:
+    """Those of (normalised) ``addresses`` our mail bounced from for good."""
+    if not addresses:
+        return set()
+    return set(db.session.scalars(select(UndeliverableAddress.address)
+                                  .where(UndeliverableAddress.address.in_(addresses))))
 
 
 def is_undeliverable(address: str) -> bool:
