@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from channels.email.models import Mailbox, RawEmail, UndeliverableAddress
+from channels.email.models import BlockedSender, Mailbox, RawEmail, UndeliverableAddress
 from helpdesk.db import db, utcnow
 
 
@@ -75,6 +75,11 @@ def undeliverable_among(addresses: Sequence[str]) -> set[str]:
         return set()
     return set(db.session.scalars(select(UndeliverableAddress.address)
                                   .where(UndeliverableAddress.address.in_(addresses))))
+
+
+def blocked_senders() -> list[BlockedSender]:
+    """Every blocked sender, newest first, with who added it."""
+    return list(db.session.scalars(select(BlockedSender).order_by(BlockedSender.id.desc())))
 
 
 def is_undeliverable(address: str) -> bool:
