@@ -56,3 +56,16 @@ def with_plus_tag(address: str, tag: str) -> str:
 def same_mailbox(address: str, other: str) -> bool:
     """Whether two addresses reach the same mailbox once plus tags are ignored."""
     return split_plus(address.lower()).base == split_plus(other.lower()).base
+
+
+_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
+
+
+def block_pattern(text: str) -> str | None:
+    """A blocked-sender entry: a normalised address, or ``@domain`` for a whole domain (as
+    vetting matches them); ``None`` when ``text`` is neither."""
+    candidate = text.strip()
+    if candidate.startswith("@"):
+        domain = candidate[1:]
+        return f"@{domain.lower()}" if len(domain) <= 253 and _DOMAIN.match(domain) else None
+    return normalize_address(candidate)

@@ -49,10 +49,8 @@ def add_command(name: str, address: str, imap_host: str, imap_port: int | None, 
             raise click.BadParameter(f"no team named {team_name!r}", param_hint="--team")
     grant = None
     if oauth_token_url:
-        if not oauth_client_id:
-            raise click.BadParameter("XOAUTH2 needs a client id", param_hint="--oauth-client-id")
         grant = OAuthGrant(
-            token_url=oauth_token_url, client_id=oauth_client_id,
+            token_url=oauth_token_url, client_id=oauth_client_id or "",
             client_secret=click.prompt("OAuth client secret", hide_input=True, default="",
                                        show_default=False),
             refresh_token=click.prompt("OAuth refresh token", hide_input=True))

@@ -49,6 +49,7 @@ class Draft:
     automatic: bool = False
     attachments: Sequence[OutgoingAttachment] = ()
     date: datetime | None = None
+    cc: Sequence[str] = ()
 
 
 def compose_message(draft: Draft) -> EmailMessage:
@@ -58,6 +59,8 @@ def compose_message(draft: Draft) -> EmailMessage:
     message["Date"] = format_datetime(draft.date or datetime.now(UTC))
     message["From"] = Address(display_name=draft.from_name, addr_spec=draft.from_address)
     message["To"] = draft.to
+    if draft.cc:
+        message["Cc"] = ", ".join(draft.cc)
     message["Subject"] = draft.subject
     if draft.reply_to:
         message["Reply-To"] = draft.reply_to

@@ -65,3 +65,18 @@ def _login(client: IMAPClient, mailbox: Mailbox) -> None:
         # Rejected before its expiry (revoked early, clock skew): one fresh token, one retry.
         client.oauth2_login(mailbox.imap_username,
                             oauth.access_token(mailbox, force_refresh=True))
+
+
+#: A connection test waits at most this long for the server: an admin is watching the page.
+CHECK_TIMEOUT_SECONDS = 15
+
+
+def check_connection(mailbox: Mailbox) -> str | None:
+    """Log in to ``mailbox`` and select its folder read-only; the failure in words, or
+    ``None`` when it all worked. Touches no other mailbox and stores nothing."""
+    try:
+        with connect(mailbox, timeout=CHECK_TIMEOUT_SECONDS) as client:
+            client.select_folder(mailbox.imap_folder, readonly=True)
+    except Exception as error:  # whatever broke (DNS, TLS, login, folder) is the answer
+        return f"{type(error).__name__}: {error}"
+    return None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from helpdesk.db import Model, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from helpdesk.auth.models import Agent
     from helpdesk.teams.models import Team
 
 #: RawEmail.status: "new" (stored, not yet ingested), then one of the others.
@@ -177,6 +178,8 @@ class OutboxEmail(Model):
         ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
     mail_from: Mapped[str] = mapped_column(String(254))
     to: Mapped[str] = mapped_column(String(254))
+    #: Copied recipients (a reply's ticket participants); with ``to``, the SMTP envelope.
+    cc: Mapped[list[str] | None] = mapped_column(JSON)
     subject: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(998), index=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
@@ -236,3 +239,7 @@ class BlockedSender(Model):
     pattern: Mapped[str] = mapped_column(String(254), unique=True)
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The admin who added it (``None`` when added outside the console or since deleted).
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id", ondelete="SET NULL"))
+
+    created_by: Mapped[Agent | None] = relationship(lazy="joined")

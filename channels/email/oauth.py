@@ -73,7 +73,7 @@ def refresh_access_token(token_url: str, client_id: str, client_secret: str,
     or is not an endpoint we may call, and ``OSError`` when it cannot be reached (a transient
     failure, retried later).
     """
-    _check_endpoint(token_url)
+    check_token_url(token_url)
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
             "client_id": client_id, "client_secret": client_secret}
     try:
@@ -97,8 +97,9 @@ def refresh_access_token(token_url: str, client_id: str, client_secret: str,
                        refresh_token=body.get("refresh_token"))
 
 
-def _check_endpoint(token_url: str) -> None:
-    """Secrets go only over TLS; plain http is allowed for a token endpoint on this machine."""
+def check_token_url(token_url: str) -> None:
+    """Secrets go only over TLS; plain http is allowed for a token endpoint on this machine.
+    Raises :class:`OAuthGrantRefused` for any other URL."""
     url = urllib.parse.urlsplit(token_url)
     if url.scheme == "https":
         return

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from channels.email.models import Mailbox, RawEmail, UndeliverableAddress
+from channels.email.models import BlockedSender, Mailbox, RawEmail, UndeliverableAddress
 from helpdesk.db import db, utcnow
 
 
@@ -66,6 +67,19 @@ def recently_set_aside(limit: int = 50, before_id: int | None = None) -> list[Ra
     if before_id is not None:
         query = query.where(RawEmail.id < before_id)
     return list(db.session.scalars(query.order_by(RawEmail.id.desc()).limit(limit)))
+
+
+def undeliverable_among(addresses: Sequence[str]) -> set[str]:
+    """Those of (normalised) ``addresses`` our mail bounced from for good."""
+    if not addresses:
+        return set()
+    return set(db.session.scalars(select(UndeliverableAddress.address)
+                                  .where(UndeliverableAddress.address.in_(addresses))))
+
+
+def blocked_senders() -> list[BlockedSender]:
+    """Every blocked sender, newest first, with who added it."""
+    return list(db.session.scalars(select(BlockedSender).order_by(BlockedSender.id.desc())))
 
 
 def is_undeliverable(address: str) -> bool:

@@ -16,16 +16,18 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from channels.email.addresses import normalize_address
+from channels.email.addresses import normalize_address, split_plus
 from channels.email.compose import Draft, OutgoingAttachment, compose_message
+from channels.email.ingest import our_addresses
 from channels.email.models import SOURCE_PREFIX, Mailbox, OutboxEmail, RawEmail, raw_email_id_of
-from channels.email.queries import is_undeliverable
-from channels.email.threading import make_message_id, reply_address
+from channels.email.queries import is_undeliverable, undeliverable_among
+from channels.email.threading import agent_reply_address, make_message_id, reply_address
 from helpdesk import jobs
 from helpdesk.db import after_commit, db, utcnow
-from helpdesk.ports import OutgoingMail
+from helpdesk.ports import OutgoingMail, Recipients
 from helpdesk.tickets import storage
 from helpdesk.tickets.models import Attachment, Message, Ticket
 
@@ -57,23 +59,29 @@ class SmtpOutboundMail:
         sender = _sender_address(ticket)
         in_reply_to, references = _thread_headers(ticket)
         message_id = make_message_id(ticket.id, config["SECRET_KEY"], config["MAIL_DOMAIN"])
+        cc = _copied_recipients(ticket, recipient) if mail.message_id is not None else ()
+        text, reply_to = mail.text, reply_address(sender, ticket.id, config["SECRET_KEY"])
+        if mail.reply_as_agent_id is not None:
+            text, reply_to = _answerable_by_agent(mail.text, ticket.id, mail.reply_as_agent_id,
+                                                  sender)
         message = compose_message(Draft(
             from_address=sender,
             from_name=config["HELPDESK_NAME"],
             to=recipient,
+            cc=cc,
             subject=mail.subject,
-            text=mail.text,
+            text=text,
             html=mail.html,
             message_id=message_id,
             mail_domain=config["MAIL_DOMAIN"],
-            reply_to=reply_address(sender, ticket.id, config["SECRET_KEY"]),
+            reply_to=reply_to,
             in_reply_to=in_reply_to,
             references=references,
             automatic=mail.automatic,
             attachments=_attachments(mail.attachment_ids),
         ))
         outbox = OutboxEmail(ticket_id=ticket.id, mail_from=sender, to=recipient,
-                             subject=mail.subject, message_id=message_id,
+                             cc=list(cc) or None, subject=mail.subject, message_id=message_id,
                              raw=message.as_bytes(), automatic=mail.automatic)
         if mail.automatic and _automatic_mail_in_last_hour(recipient) >= \
                 config["MAIL_AUTOMATIC_PER_HOUR"]:
@@ -92,6 +100,45 @@ class SmtpOutboundMail:
         if outbox.status == "queued":
             _queue_delivery(outbox.id)
         return message_id
+
+    def reply_recipients(self, ticket_id: int) -> Recipients:
+        """The requester, with the ticket's participants on Cc (see
+        :func:`_copied_recipients`)."""
+        ticket = db.session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise LookupError(f"ticket {ticket_id} does not exist")
+        to = normalize_address(ticket.customer.email) or ""
+        return Recipients(to=to, cc=_copied_recipients(ticket, to) if to else ())
+
+
+def _copied_recipients(ticket: Ticket, to: str) -> tuple[str, ...]:
+    """The participants a reply on ``ticket`` to ``to`` copies: every participant but our
+    own addresses (a mailbox would take our reply in as customer mail) and addresses our
+    mail bounced from for good. None when ``MAIL_CC_PARTICIPANTS`` is off: then CC'd
+    people do not join the conversation."""
+    if not current_app.config["MAIL_CC_PARTICIPANTS"] or not ticket.participants:
+        return ()
+    excluded = {split_plus(address).base for address in our_addresses()} | {
+        split_plus(to).base}
+    candidates = [address for address in (normalize_address(participant.customer.email)
+                                          for participant in ticket.participants)
+                  if address and split_plus(address).base not in excluded]
+    bounced = undeliverable_among(candidates)
+    return tuple(dict.fromkeys(address for address in candidates if address not in bounced))
+
+
+def _answerable_by_agent(text: str, ticket_id: int, agent_id: int,
+                         sender: str) -> tuple[str, str]:
+    """The text and Reply-To of a notification to an agent: answering it replies to the
+    customer through the agent's own signed token, and the text names the address for an
+    internal note instead (see ``threading.agent_reply_address``)."""
+    secret = current_app.config["SECRET_KEY"]
+    reply_to, note_to = (agent_reply_address(sender, ticket_id, agent_id, action, secret)
+                         for action in ("reply", "note"))
+    footer = _("Answer this mail to reply to the customer. To add an internal note instead, "
+               "write to <%(address)s>. Only mail from your own address is accepted.",
+               address=note_to)
+    return f"{text.rstrip()}\n\n-- \n{footer}\n", reply_to
 
 
 _DELIVERY_BATCH = "channels.email.send.batch"
@@ -215,7 +262,7 @@ def deliver_batch(outbox_ids: Sequence[int]) -> None:
                 continue
             outbox.attempts += 1
             try:
-                connection.send(outbox.mail_from, outbox.to, outbox.raw)
+                connection.send(outbox.mail_from, [outbox.to, *(outbox.cc or ())], outbox.raw)
             except (smtplib.SMTPException, OSError) as error:
                 connection.drop()
                 outbox.status = "failed"
@@ -258,10 +305,10 @@ class _SmtpConnection:
                 self._smtp.close()
             self._smtp = None
 
-    def send(self, mail_from: str, to: str, raw: bytes) -> None:
+    def send(self, mail_from: str, recipients: Sequence[str], raw: bytes) -> None:
         if self._smtp is None:
             self._smtp = _smtp_connect()
-        self._smtp.sendmail(mail_from, [to], raw)
+        self._smtp.sendmail(mail_from, list(recipients), raw)
 
     def drop(self) -> None:
         """Forget the session after an error: its state is unknown."""

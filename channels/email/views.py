@@ -1,5 +1,6 @@
-"""The email console: mailbox health, mail set aside (with re-ingest), and the original of any
-mail we took in, shown as text or downloaded byte for byte."""
+"""The email console: mailboxes (health, settings, connection test), blocked senders, mail
+set aside (with re-ingest and "block sender"), and the original of any mail we took in,
+shown as text or downloaded byte for byte."""
 
 from __future__ import annotations
 
@@ -21,10 +22,22 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from channels.email.forms import BlockedSenderForm, MailboxForm
+from channels.email.imap import check_connection
 from channels.email.ingest import replay
-from channels.email.models import RawEmail
-from channels.email.queries import mailbox_health, recently_set_aside
-from channels.email.rawstore import open_raw, stored_size
+from channels.email.models import BlockedSender, Mailbox, RawEmail
+from channels.email.operations import (
+    InvalidBlockedSender,
+    InvalidMailbox,
+    block_sender,
+    configure_mailbox,
+    create_mailbox,
+    set_mailbox_active,
+    unblock_sender,
+    update_mailbox,
+)
+from channels.email.queries import blocked_senders, mailbox_health, recently_set_aside
+from channels.email.rawstore import open_raw, parse_raw, stored_size
 from helpdesk.auth.rules import admin_required, ticket_for
 from helpdesk.db import db
 
@@ -40,6 +53,120 @@ SET_ASIDE_PAGE = 50
 @admin_required
 def mailboxes() -> str:
     return render_template("email/mailboxes.html", health=mailbox_health())
+
+
+@bp.route("/console/mailboxes/new", methods=["GET", "POST"])
+@login_required
+@admin_required
+def new_mailbox() -> str | Response:
+    return _mailbox_form(None)
+
+
+@bp.route("/console/mailboxes/<int:mailbox_id>", methods=["GET", "POST"])
+@login_required
+@admin_required
+def edit_mailbox(mailbox_id: int) -> str | Response:
+    return _mailbox_form(db.get_or_404(Mailbox, mailbox_id))
+
+
+def _mailbox_form(mailbox: Mailbox | None) -> str | Response:
+    """Add or edit a mailbox; "Test connection" tries the submitted settings on an unsaved
+    copy (blank secrets: the stored ones) and saves nothing."""
+    form = MailboxForm(mailbox)
+    tested: str | None = None
+    if form.validate_on_submit():
+        try:
+            if form.test.data:
+                candidate = _unsaved_copy(mailbox)
+                configure_mailbox(candidate, form.settings())
+                tested = check_connection(candidate) or ""
+            elif mailbox is None:
+                mailbox = create_mailbox(form.settings())
+            else:
+                update_mailbox(mailbox, form.settings())
+        except InvalidMailbox as error:
+            getattr(form, error.field, form.name).errors.append(str(error))
+        else:
+            if tested is None and mailbox is not None:
+                db.session.commit()
+                flash(_("Mailbox %(name)s saved.", name=mailbox.name), "success")
+                return redirect(url_for("email.mailboxes"))
+    db.session.rollback()
+    return render_template("email/mailbox.html", form=form, mailbox=mailbox, tested=tested)
+
+
+def _unsaved_copy(mailbox: Mailbox | None) -> Mailbox:
+    """A mailbox outside the session carrying ``mailbox``'s stored secrets, for a test."""
+    copy = Mailbox(imap_password="", auth_method="password")
+    if mailbox is not None:
+        for column in Mailbox.__table__.columns:
+            setattr(copy, column.key, getattr(mailbox, column.key))
+    return copy
+
+
+@bp.post("/console/mailboxes/<int:mailbox_id>/active")
+@login_required
+@admin_required
+def toggle_mailbox(mailbox_id: int) -> Response:
+    mailbox = db.get_or_404(Mailbox, mailbox_id)
+    set_mailbox_active(mailbox, not mailbox.active)
+    db.session.commit()
+    message = (_("Mailbox %(name)s is read again.", name=mailbox.name) if mailbox.active
+               else _("Mailbox %(name)s is no longer read.", name=mailbox.name))
+    flash(message, "success")
+    return redirect(url_for("email.mailboxes"))
+
+
+@bp.route("/console/mail/blocked-senders", methods=["GET", "POST"])
+@login_required
+@admin_required
+def blocked() -> str | Response:
+    form = BlockedSenderForm()
+    if form.validate_on_submit():
+        try:
+            entry = block_sender(form.pattern.data or "", note=form.note.data or "",
+                                 by=current_user._get_current_object())
+        except InvalidBlockedSender as error:
+            form.pattern.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("Mail from %(pattern)s is dropped from now on.", pattern=entry.pattern),
+                  "success")
+            return redirect(url_for("email.blocked"))
+    db.session.rollback()
+    return render_template("email/blocked_senders.html", form=form, rows=blocked_senders())
+
+
+@bp.post("/console/mail/blocked-senders/<int:blocked_id>/remove")
+@login_required
+@admin_required
+def unblock(blocked_id: int) -> Response:
+    entry = db.get_or_404(BlockedSender, blocked_id)
+    pattern = entry.pattern
+    unblock_sender(entry)
+    db.session.commit()
+    flash(_("Mail from %(pattern)s is accepted again.", pattern=pattern), "success")
+    return redirect(url_for("email.blocked"))
+
+
+@bp.post("/console/mail/<int:raw_email_id>/block-sender")
+@login_required
+@admin_required
+def block_sender_of(raw_email_id: int) -> Response:
+    """Block the sender of a mail set aside (its From address, as vetting reads it)."""
+    raw_email = db.get_or_404(RawEmail, raw_email_id)
+    sender = parse_raw(raw_email).from_addr
+    if not sender:
+        flash(_("This mail has no sender address to block."), "error")
+        return redirect(url_for("email.set_aside"))
+    try:
+        block_sender(sender, note=_("from mail set aside"), by=current_user._get_current_object())
+    except InvalidBlockedSender as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(_("Mail from %(pattern)s is dropped from now on.", pattern=sender), "success")
+    return redirect(url_for("email.set_aside"))
 
 
 @bp.get("/console/mail/set-aside")

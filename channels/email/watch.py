@@ -34,9 +34,15 @@ log = logging.getLogger(__name__)
 
 #: How often a waiting watcher wakes to renew its lock and notice a stop request.
 CHECK_SECONDS = 5.0
-#: How often the supervisor looks for mailboxes added, removed or (de)activated.
+#: How often the supervisor looks for mailboxes added, removed, (de)activated or changed.
 RESCAN_SECONDS = 30.0
 RECONNECT_BASE_SECONDS = 1.0
+#: A change to any of these restarts the mailbox's watcher. Not the OAuth refresh token:
+#: providers rotate it on use, which is no reason to reconnect.
+_CONNECTION_SETTINGS = (
+    Mailbox.imap_host, Mailbox.imap_port, Mailbox.imap_security, Mailbox.imap_username,
+    Mailbox.imap_folder, Mailbox.auth_method, Mailbox.imap_password, Mailbox.oauth_token_url,
+    Mailbox.oauth_client_id, Mailbox.oauth_client_secret)
 
 
 def reconnect_delay(failures: int, ceiling: float) -> float:
@@ -144,7 +150,9 @@ class WatchSupervisor:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.stop = threading.Event()
-        self._watchers: dict[int, tuple[threading.Thread, threading.Event]] = {}
+        #: Per mailbox: its watcher, the watcher's stop event, and the connection settings
+        #: it started with (hashed: the password is not kept around in clear).
+        self._watchers: dict[int, tuple[threading.Thread, threading.Event, int]] = {}
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="helpdesk-mail-watch", daemon=True)
@@ -159,26 +167,29 @@ class WatchSupervisor:
             except Exception:  # the database may be briefly away; try again next round
                 log.warning("could not list mailboxes to watch", exc_info=True)
             self.stop.wait(RESCAN_SECONDS)
-        for _thread, stop in self._watchers.values():
+        for _thread, stop, _settings in self._watchers.values():
             stop.set()
-        for thread, _stop in self._watchers.values():
+        for thread, _stop, _settings in self._watchers.values():
             thread.join(timeout=CHECK_SECONDS * 3)
 
     def _sync(self) -> None:
         with self.app.app_context():
-            active = set(db.session.scalars(select(Mailbox.id).where(Mailbox.active)))
+            active = {row[0]: hash(tuple(row[1:])) for row in db.session.execute(
+                select(Mailbox.id, *_CONNECTION_SETTINGS).where(Mailbox.active))}
             db.session.remove()
-        for mailbox_id, (thread, stop) in list(self._watchers.items()):
-            if mailbox_id not in active or not thread.is_alive():
+        for mailbox_id, (thread, stop, settings) in list(self._watchers.items()):
+            # Settings an admin changed apply to a fresh session: an open one would keep
+            # using the old server, login or folder for as long as it lives.
+            if active.get(mailbox_id) != settings or not thread.is_alive():
                 stop.set()
                 del self._watchers[mailbox_id]
-        for mailbox_id in active - set(self._watchers):
+        for mailbox_id in active.keys() - self._watchers.keys():
             stop = threading.Event()
             watcher = MailboxWatcher(self.app, mailbox_id, stop)
             thread = threading.Thread(target=watcher.run, daemon=True,
                                       name=f"helpdesk-mailbox-{mailbox_id}")
             thread.start()
-            self._watchers[mailbox_id] = (thread, stop)
+            self._watchers[mailbox_id] = (thread, stop, active[mailbox_id])
 
 
 def start_watching(app: Flask) -> None:

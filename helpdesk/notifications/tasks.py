@@ -16,6 +16,7 @@ MAIL_BATCH = 1000
 def mail_notifications() -> int:
     """Mail a copy of every notification not mailed yet to its agent (through the
     outbound-mail port, which queues the message in the same transaction) and stamp it.
+    Answering the copy is the agent's public reply on the ticket (``reply_as_agent_id``).
 
     Idempotent: a stamped notification is never mailed again, and on PostgreSQL two runs skip
     each other's rows. Returns how many notifications were handled.
@@ -24,7 +25,7 @@ def mail_notifications() -> int:
     mail = outbound_mail()
     while True:
         query = (select(Notification.id, Notification.ticket_id, Notification.text,
-                        Agent.email, Agent.active)
+                        Notification.agent_id, Agent.email, Agent.active)
                  .join(Agent, Agent.id == Notification.agent_id)
                  .where(Notification.mailed_at.is_(None))
                  .order_by(Notification.id).limit(MAIL_BATCH))
@@ -37,7 +38,8 @@ def mail_notifications() -> int:
             link = public_url("tickets.show", ticket_id=row.ticket_id)
             mail.send(OutgoingMail(ticket_id=row.ticket_id, to=row.email,
                                    subject=f"[#{row.ticket_id}] {row.text}",
-                                   text=f"{row.text}\n\n{link}\n", automatic=True))
+                                   text=f"{row.text}\n\n{link}\n", automatic=True,
+                                   reply_as_agent_id=row.agent_id))
         if rows:
             db.session.execute(update(Notification)
                                .where(Notification.id.in_([row.id for row in rows]))

@@ -26,6 +26,7 @@ from helpdesk.auth.rules import attachment_for, can_view_ticket, ticket_for
 from helpdesk.customers.forms import FIELD_LABELS
 from helpdesk.customers.queries import customer_360
 from helpdesk.db import db, utcnow
+from helpdesk.ports import outbound_mail
 from helpdesk.sla.policy import ClockReading, read_clock
 from helpdesk.surveys.queries import surveys_for_ticket
 from helpdesk.teams.models import Team
@@ -110,7 +111,8 @@ def _render_ticket(ticket: Ticket, reply_form: ReplyForm, note_form: NoteForm,
         properties_form=properties_form, history=ticket_history(ticket),
         customer=customer_360(current_user, ticket.customer, exclude_ticket_id=ticket.id),
         FIELD_LABELS=FIELD_LABELS,
-        surveys=surveys_for_ticket(ticket))
+        surveys=surveys_for_ticket(ticket),
+        recipients=outbound_mail().reply_recipients(ticket.id))
 
 
 def _uploaded(file: FileStorage | None) -> list[NewAttachment]:

@@ -4,7 +4,7 @@ Review items remember the CRM's id of the record (so a replay can read it again)
 they left the list.
 
 Revision ID: c603a0b1c003
-Revises: c502a0b1c002
+Revises: c602a0b1c002
 Create Date: 2026-11-22 22:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "c603a0b1c003"
-down_revision = "c502a0b1c002"
+down_revision = "c602a0b1c002"
 branch_labels = None
 depends_on = None
 
