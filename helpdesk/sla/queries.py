@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from helpdesk.customers.models import Customer
-from helpdesk.db import db
+from helpdesk.db import cached, db
 from helpdesk.sla.calendar import ALWAYS_OPEN, BusinessCalendar
 from helpdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy, SlaSegment, SlaTicket
 from helpdesk.sla.policy import (
@@ -65,8 +65,26 @@ def policy_rows() -> list[SlaPolicy]:
 
 
 def active_policies() -> list[Policy]:
-    """Active policies in the order they are tried."""
-    return [policy_of(row) for row in policy_rows() if row.active]
+    """Active policies in the order they are tried (read once per batch, see
+    :func:`helpdesk.db.batch_cache`)."""
+    return cached("sla.active_policies",
+                  lambda: [policy_of(row) for row in policy_rows() if row.active])
+
+
+def policy_by_id(policy_id: int) -> Policy | None:
+    """The pure policy of row ``policy_id`` (active or not; read once per batch)."""
+    def load() -> Policy | None:
+        row = db.session.get(SlaPolicy, policy_id)
+        return policy_of(row) if row else None
+    return cached(f"sla.policy:{policy_id}", load)
+
+
+def open_calendars(now: datetime) -> tuple[str, ...]:
+    """The names of the business calendars (holidays and make-up workdays included) open at
+    ``now``; the calendars are read once per batch."""
+    calendars = cached("sla.calendars", lambda: [calendar_of(row) for row in all_calendars()])
+    return tuple(calendar.name for calendar in calendars
+                 if calendar.open_intervals(now, now + timedelta(minutes=1)))
 
 
 def all_calendars() -> list[SlaCalendar]:
