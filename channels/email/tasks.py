@@ -11,11 +11,11 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import undefer
 
-from channels.email.ingest import batch_cache, ingest_row
+from channels.email.ingest import ingest_row
 from channels.email.models import OutboxEmail, RawEmail
 from channels.email.send import delivery_batch
 from helpdesk import jobs
-from helpdesk.db import db, utcnow
+from helpdesk.db import batch_cache, db, utcnow
 
 log = logging.getLogger(__name__)
 
