@@ -116,15 +116,17 @@ def ticket_sla(ticket_id: int) -> SlaTicket | None:
 
 
 def reply_by(ticket_id: int) -> tuple[datetime, str] | None:
-    """When the team owes the customer its first reply, and the calendar's timezone."""
-    clock = db.session.scalar(select(SlaClock).where(
-        SlaClock.ticket_id == ticket_id, SlaClock.kind == "first_reply",
-        SlaClock.stopped_at.is_(None)))
-    if clock is None or clock.due_at is None:
+    """When the team owes the customer its first reply, and the calendar's timezone.
+
+    Read from the ticket's mirrored deadline: its first-reply clock runs until the first
+    agent reply, which stamps ``first_replied_at`` (a ticket just opened is in the session
+    already, so an acknowledgement costs no read)."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.first_replied_at is not None or ticket.first_reply_due is None:
         return None
     state = db.session.get(SlaTicket, ticket_id)
-    row = db.session.get(SlaPolicy, state.policy_id) if state and state.policy_id else None
-    return clock.due_at, row.calendar.timezone if row and row.calendar else "UTC"
+    policy = policy_by_id(state.policy_id) if state and state.policy_id else None
+    return ticket.first_reply_due, policy.calendar.timezone if policy else "UTC"
 
 
 @dataclass(frozen=True, slots=True)
