@@ -227,8 +227,10 @@ def add_participant(actor: Actor, ticket: Ticket, customer: Customer) -> bool:
     """Make ``customer`` a participant of ``ticket`` (not the requester; idempotent).
     Returns whether they were added now. Written at the caller's next flush, so the
     participants of one mail go in one statement."""
-    if customer.id == ticket.customer_id or any(
-            participant.customer_id == customer.id for participant in ticket.participants):
+    # By object, not id: a participant added earlier in this unit of work has no
+    # ``customer_id`` until the flush (and neither has the requester of a new ticket).
+    if customer is ticket.customer or any(
+            participant.customer is customer for participant in ticket.participants):
         return False
     ticket.participants.append(TicketParticipant(customer=customer))
     _record(ticket, actor, "participant", new=customer.email)

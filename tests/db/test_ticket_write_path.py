@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from flask import Flask
 from sqlalchemy import event, select
 
+from helpdesk.actors import SYSTEM
 from helpdesk.automation.operations import save_rule
 from helpdesk.customers.operations import find_or_create_customer
 from helpdesk.db import batch_cache, db
 from helpdesk.sla.models import SlaClock
 from helpdesk.tickets.models import Ticket, TicketEvent
-from helpdesk.tickets.operations import add_customer_message, open_ticket
+from helpdesk.tickets.operations import add_customer_message, add_participant, open_ticket
 
 
 @contextmanager
@@ -96,3 +97,13 @@ def test_a_customer_follow_up_reads_neither_its_text_nor_unchanged_clocks_back(
     assert seen["INSERT message"] == 1 and seen["INSERT ticket_event"] == 1
     assert seen["UPDATE ticket"] == 1  # its activity time
     assert not {"SELECT message", "SELECT sla_clock"} & set(seen)
+
+
+def test_a_participant_added_twice_before_the_flush_is_added_once(any_db_app: Flask) -> None:
+    ticket = _open("d@example.com")
+    colleague = find_or_create_customer("colleague@example.com", "Colleague")
+    assert add_participant(SYSTEM, ticket, colleague) is True
+    assert add_participant(SYSTEM, ticket, colleague) is False
+    assert add_participant(SYSTEM, ticket, ticket.customer) is False
+    db.session.commit()
+    assert [p.customer.email for p in ticket.participants] == ["colleague@example.com"]
