@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy.orm import joinedload
 
 from channels.email.addresses import split_plus
 from channels.email.bounces import Bounce, detect
@@ -102,7 +104,8 @@ def _ingest(raw_email: RawEmail, parsed: ParsedEmail) -> Outcome:
     # Everyone the mail names, in one look-up: the sender's tickets feed vetting, and the
     # same customers are the requester and participants if the mail is taken in.
     known = customers_by_email([parsed.from_addr, *copied]) if parsed.from_addr else {}
-    verdict = _vet(raw_email, parsed, known.get(parsed.from_addr))
+    past = _past(raw_email, parsed, known.get(parsed.from_addr))
+    verdict = _vet(raw_email, parsed, past.recent_tickets)
     outcome.update(verdict=verdict.action.value, hits=[hit.as_json() for hit in verdict.hits])
     bounce = detect(parsed)
     if bounce is not None:
@@ -112,7 +115,8 @@ def _ingest(raw_email: RawEmail, parsed: ParsedEmail) -> Outcome:
     if verdict.action in (Action.DROP, Action.QUARANTINE):
         return outcome | _set_aside(raw_email, "dropped" if verdict.action == Action.DROP
                                     else "quarantined", parsed.problem or verdict.reason)
-    earlier = _earlier_copy(raw_email, parsed)
+    earlier = (db.session.get(RawEmail, past.earlier_copy_id)
+               if past.earlier_copy_id is not None else None)
     if earlier is not None:
         return outcome | {"status": "duplicate", "ticket_id": earlier.ticket_id,
                           "duplicate_of_id": earlier.id}
@@ -220,42 +224,60 @@ def our_addresses() -> set[str]:
     return ours
 
 
-def _vet(raw_email: RawEmail, parsed: ParsedEmail, sender: Customer | None) -> Verdict:
+def _vet(raw_email: RawEmail, parsed: ParsedEmail, recent_tickets: int) -> Verdict:
     config = current_app.config
     return vet(parsed, Context(
         size=raw_email.size, our_addresses=cached("email.ours", our_addresses),
         mail_domain=config["MAIL_DOMAIN"],
         max_bytes=config["MAX_EMAIL_BYTES"],
-        recent_tickets_from_sender=_tickets_in_last_hour(sender),
+        recent_tickets_from_sender=recent_tickets,
         blocked_senders=cached(
             "email.blocked", lambda: set(db.session.scalars(select(BlockedSender.pattern))))))
 
 
-def _tickets_in_last_hour(sender: Customer | None) -> int:
-    # A sender we do not know yet has no tickets: no need to ask.
-    if sender is None:
-        return 0
-    return db.session.scalar(
-        select(func.count(Ticket.id))
-        .where(Ticket.customer_id == sender.id,
-               Ticket.created_at >= utcnow() - timedelta(hours=1))) or 0
+@dataclass(frozen=True, slots=True)
+class _Past:
+    """What earlier mail tells about this one, read in one statement."""
+
+    #: Tickets the sender opened in the last hour, for vetting's acknowledgement limit.
+    recent_tickets: int
+    #: An earlier raw email that is this same mail (see :func:`_past_query`).
+    earlier_copy_id: int | None
 
 
-def _earlier_copy(raw_email: RawEmail, parsed: ParsedEmail) -> RawEmail | None:
-    """An earlier raw email that is the same mail: same Message-ID *and* same content.
+def _past_query(with_message_id: bool) -> Select[int, int | None]:
+    """The statement behind :class:`_Past` (built once per shape: composing it costs more
+    than running it).
 
-    Message-ID alone is no proof: some senders reuse one for different mails (FreeScout
-    #5591 lost a mail that way). The same mail fetched from two of our mailboxes (To + Cc)
-    or re-fetched after a UIDVALIDITY reset matches on both.
+    An earlier copy has the same Message-ID *and* the same content. Message-ID alone is no
+    proof: some senders reuse one for different mails (FreeScout #5591 lost a mail that
+    way). The same mail fetched from two of our mailboxes (To + Cc) or re-fetched after a
+    UIDVALIDITY reset matches on both.
     """
-    same_id = (RawEmail.message_id == parsed.message_id if parsed.message_id
+    same_id = (RawEmail.message_id == bindparam("message_id") if with_message_id
                else RawEmail.message_id.is_(None))
-    return db.session.scalar(
-        select(RawEmail)
-        .where(same_id, RawEmail.content_sha256 == parsed.fingerprint,
-               RawEmail.status.in_(("ingested", "duplicate", "bounce")),
-               RawEmail.id != raw_email.id)
-        .order_by(RawEmail.id).limit(1))
+    earlier = (select(RawEmail.id)
+               .where(same_id, RawEmail.content_sha256 == bindparam("fingerprint"),
+                      RawEmail.status.in_(("ingested", "duplicate", "bounce")),
+                      RawEmail.id != bindparam("raw_email_id"))
+               .order_by(RawEmail.id).limit(1).scalar_subquery())
+    # A sender we do not know yet (customer id NULL) matches no ticket.
+    recent = (select(func.count(Ticket.id))
+              .where(Ticket.customer_id == bindparam("customer_id"),
+                     Ticket.created_at >= bindparam("since")).scalar_subquery())
+    return select(recent, earlier)
+
+
+_PAST_QUERIES = {shape: _past_query(shape) for shape in (True, False)}
+
+
+def _past(raw_email: RawEmail, parsed: ParsedEmail, sender: Customer | None) -> _Past:
+    recent, earlier_copy_id = db.session.execute(
+        _PAST_QUERIES[parsed.message_id is not None],
+        {"message_id": parsed.message_id, "fingerprint": parsed.fingerprint,
+         "raw_email_id": raw_email.id, "customer_id": sender.id if sender else None,
+         "since": utcnow() - timedelta(hours=1)}).one()
+    return _Past(recent or 0, earlier_copy_id)
 
 
 # -- threading ----------------------------------------------------------------------------------
@@ -274,7 +296,11 @@ def _thread_references(parsed: ParsedEmail) -> dict[str, ThreadReference]:
     if not wanted:
         return {}
     return {row.message_id: row for row in db.session.scalars(
-        select(ThreadReference).where(ThreadReference.message_id.in_(wanted)))}
+        _THREAD_REFERENCES, {"message_ids": wanted})}
+
+
+_THREAD_REFERENCES = select(ThreadReference).where(
+    ThreadReference.message_id.in_(bindparam("message_ids", expanding=True)))
 
 
 def _thread(parsed: ParsedEmail, references: Mapping[str, ThreadReference],
@@ -311,11 +337,13 @@ def _correspondents_of(ticket_id: int) -> Collection[str]:
 def _continuable_ticket(ticket_id: int | None) -> Ticket | None:
     """The ticket (followed through merges), unless it is gone or closed (a closed ticket is
     history: a new message starts a new ticket rather than disappearing into it)."""
-    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
+    # With its participants: the writer joins them next.
+    with_participants = (joinedload(Ticket.participants),)
+    ticket = db.session.get(Ticket, ticket_id, options=with_participants) if ticket_id else None
     for _ in range(10):  # merges chain at most a few deep; a cycle cannot loop forever
         if ticket is None or ticket.merged_into_id is None:
             break
-        ticket = db.session.get(Ticket, ticket.merged_into_id)
+        ticket = db.session.get(Ticket, ticket.merged_into_id, options=with_participants)
     return ticket if ticket is not None and ticket.status != "closed" else None
 
 
