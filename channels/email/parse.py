@@ -22,8 +22,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from html.parser import HTMLParser
@@ -32,6 +30,7 @@ import charset_normalizer
 import tnefparse
 
 from channels.email.addresses import normalize_address
+from channels.email.headers import READ_POLICY
 from helpdesk.tickets.content import safe_filename, sanitize_html
 
 #: A MIME tree deeper or wider than this is an attack on the parser, not a customer's mail.
@@ -76,47 +75,6 @@ _CHAOS_MARGIN = 0.05
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _ESSENTIAL_HEADERS = ("from", "date", "message-id", "subject")
-
-
-class _ReusedHeaders(HeaderRegistry):
-    """``policy.default``'s header factory, remembering what it made.
-
-    The stdlib builds a new header object, and a new class for it, on every ``msg.get()``:
-    reading one part's Content-Type a few times (``get_body``, ``get_content_type``,
-    ``get_content_charset``) parsed it each time, a third of all parsing. Header objects are
-    immutable, and most values repeat from mail to mail.
-    """
-
-    #: Long values are rare and rarely repeat; a bounded cache keeps hostile mail from
-    #: filling memory.
-    MAX_VALUE = 1000
-    MAX_ENTRIES = 4096
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-        self._made: dict[tuple[str, str], BaseHeader] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        made = self._classes.get(key)
-        if made is None:
-            made = self._classes[key] = super().__getitem__(key)
-        return made
-
-    def __call__(self, name: str, value: str) -> BaseHeader:
-        if len(value) > self.MAX_VALUE:
-            return self[name](name, value)
-        key = (name, value)
-        header = self._made.get(key)
-        if header is None:
-            if len(self._made) >= self.MAX_ENTRIES:
-                self._made.clear()
-            header = self._made[key] = self[name](name, value)
-        return header
-
-
-_POLICY = policy.default.clone(header_factory=_ReusedHeaders())
 
 
 class UnparseableEmail(Exception):
@@ -193,7 +151,7 @@ def unreadable(raw: bytes, problem: str) -> ParsedEmail:
 
 
 def _parse(raw: bytes) -> ParsedEmail:
-    message = BytesParser(policy=_POLICY).parsebytes(raw)
+    message = BytesParser(policy=READ_POLICY).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     headers = tuple((name, decode_header_value(value)) for name, value in _raw_headers(message))
     present = {name.lower() for name, _ in headers}
@@ -502,7 +460,7 @@ def _part_bytes(part: Message) -> bytes:
         # message/rfc822 (a forwarded mail) and delivery reports hold parsed messages.
         inner = part.get_payload()
         assert isinstance(inner, list)
-        return b"".join(message.as_bytes(policy=_POLICY) for message in inner
+        return b"".join(message.as_bytes(policy=READ_POLICY) for message in inner
                         if isinstance(message, Message))
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
