@@ -38,6 +38,7 @@ from channels.email.models import (
     source_ref,
 )
 from channels.email.parse import ParsedEmail, parse_message
+from channels.email.queries import undeliverable_addresses
 from channels.email.quotes import visible_reply
 from channels.email.threading import (
     AgentToken,
@@ -405,7 +406,7 @@ def _record_bounce(raw_email: RawEmail, bounce: Bounce) -> int | None:
         if marked is None:
             db.session.add(UndeliverableAddress(address=address, reason="bounced",
                                                 ticket_id=ticket.id, raw_email_id=raw_email.id))
-            _undeliverable().add(address)
+            undeliverable_addresses().add(address)
         record_event(ticket, SYSTEM, "undeliverable", new=address)
     if not bounce.recipients:
         record_event(ticket, SYSTEM, "delivery-delayed", new=bounce.original_message_id)
@@ -423,15 +424,10 @@ def _ticket_of_our_mail(message_id: str | None) -> int | None:
         select(OutboxEmail.ticket_id).where(OutboxEmail.message_id == message_id).limit(1))
 
 
-def _undeliverable() -> set[str]:
-    # Few addresses ever bounce: knowing them all spares a DELETE on every mail.
-    return cached("email.undeliverable", lambda: set(
-        db.session.scalars(select(UndeliverableAddress.address))))
-
-
 def _clear_undeliverable(address: str) -> None:
     # Mail from the address proves it works again (a full mailbox emptied, a typo fixed).
-    undeliverable = _undeliverable()
+    # Knowing the few that bounced spares a DELETE on every mail.
+    undeliverable = undeliverable_addresses()
     if address in undeliverable:
         db.session.execute(delete(UndeliverableAddress)
                            .where(UndeliverableAddress.address == address))

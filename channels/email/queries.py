@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from channels.email.models import Mailbox, RawEmail, UndeliverableAddress
-from helpdesk.db import db, utcnow
+from helpdesk.db import cached, db, utcnow
 
 
 def mailbox_named(name: str) -> Mailbox | None:
@@ -68,8 +68,9 @@ def recently_set_aside(limit: int = 50, before_id: int | None = None) -> list[Ra
     return list(db.session.scalars(query.order_by(RawEmail.id.desc()).limit(limit)))
 
 
-def is_undeliverable(address: str) -> bool:
-    """Whether mail to ``address`` bounced for good (automatic mail to it is not sent)."""
-    return db.session.scalar(
-        select(UndeliverableAddress.id).where(UndeliverableAddress.address == address.lower())
-    ) is not None
+def undeliverable_addresses() -> set[str]:
+    """Addresses whose mail bounced for good (automatic mail to them is not sent), read once
+    per batch: few addresses ever bounce, and ingest and every acknowledgement ask. Writers
+    keep the cached set in step (``channels.email.ingest``)."""
+    return cached("email.undeliverable", lambda: set(
+        db.session.scalars(select(UndeliverableAddress.address))))
