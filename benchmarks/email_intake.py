@@ -8,9 +8,10 @@ The corpus comes from ``tests/email/corpus.py`` with seed 42 (plain, HTML, attac
 ``--corpus DIR`` from any pre-generated directory with the same ``manifest.json``. It is
 APPENDed to a real Dovecot over several connections in a locally shuffled order (so some
 replies arrive before their parent) while the processes run ("throughput"), or all before
-they start ("backlog": the pipeline's own capacity), and is taken in by the production processes: ``flask mailbox watch`` (IMAP IDLE)
-and two ``rq worker`` processes on Redis, with SQLite or PostgreSQL. Prints one JSON object
-per figure. ``--quick`` (300 mails, SQLite, no 50 MB mail) finishes in under a minute.
+they start ("backlog": the pipeline's own capacity), and is taken in by the production
+processes: ``flask mailbox watch`` (IMAP IDLE) and two ``rq worker`` processes on Redis, with
+SQLite or PostgreSQL. Prints one JSON object per figure. ``--quick`` (300 mails, SQLite, no
+50 MB mail) finishes in under a minute.
 """
 
 from __future__ import annotations

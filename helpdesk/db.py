@@ -1,4 +1,5 @@
-"""Database plumbing: the SQLAlchemy handle, a UTC datetime column and after-commit hooks.
+"""Database plumbing: the SQLAlchemy handle, a UTC datetime column, after-commit hooks and
+the per-batch cache of admin-edited settings.
 
 One unit of work (a request or a job) commits once. Side effects that must not happen unless
 the data they describe is durable (enqueueing a job, sending mail) are registered with
@@ -7,9 +8,10 @@ the data they describe is durable (enqueueing a job, sending mail) are registere
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
@@ -40,6 +42,8 @@ else:
     Model = db.Model
 
 _HOOKS_KEY = "helpdesk.after_commit"
+_BATCH_CACHE_KEY = "helpdesk.batch_cache"
+_T = TypeVar("_T")
 
 
 def utcnow() -> datetime:
@@ -78,6 +82,38 @@ def _run_after_commit_hooks(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit_hooks(session: Session) -> None:
     session.info.pop(_HOOKS_KEY, None)
+
+
+@contextmanager
+def batch_cache() -> Iterator[None]:
+    """Within this block, settings looked up through :func:`cached` (SLA policies and
+    calendars, routing rules, a mailbox's team, ...) are read once, however many units of
+    work commit inside it. A job opens it around all its work (``helpdesk.jobs`` does for
+    every job): a setting an admin saves meanwhile applies from the next job on. Nested
+    blocks share the outermost one's cache. Outside any block every look-up reads afresh,
+    so a request that saves a setting and then uses it sees its own change."""
+    info = db.session().info
+    if _BATCH_CACHE_KEY in info:
+        yield
+        return
+    info[_BATCH_CACHE_KEY] = {}
+    try:
+        yield
+    finally:
+        info.pop(_BATCH_CACHE_KEY, None)
+
+
+def cached(key: str, load: Callable[[], _T]) -> _T:
+    """``load()``, remembered under ``key`` while a :func:`batch_cache` block is open.
+
+    Cache plain values (pure policies, rules, ids), not ORM objects: those expire at each
+    commit of the batch and would be read again anyway."""
+    cache: dict[str, Any] | None = db.session().info.get(_BATCH_CACHE_KEY)
+    if cache is None:
+        return load()
+    if key not in cache:
+        cache[key] = load()
+    return cast(_T, cache[key])
 
 
 @event.listens_for(Engine, "connect")

@@ -35,7 +35,7 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.utils import import_string
 
-from helpdesk.db import Model, UTCDateTime, after_commit, db, utcnow
+from helpdesk.db import Model, UTCDateTime, after_commit, batch_cache, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,13 @@ def embedded_services(app: Flask) -> list[Callable[[Flask], None]]:
 
 
 def _run(task: str, args: tuple[Any, ...]) -> None:
-    """Run one job in the current app context: one commit, rollback on error."""
+    """Run one job in the current app context: one commit, rollback on error. Settings read
+    through :func:`helpdesk.db.cached` are read once per job."""
     func: Callable[..., Any] = import_string(task)
     try:
-        func(*args)
-        db.session.commit()
+        with batch_cache():
+            func(*args)
+            db.session.commit()
     except BaseException:
         db.session.rollback()
         raise

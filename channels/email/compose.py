@@ -11,10 +11,11 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+
+from channels.email.headers import SMTP_POLICY
 
 #: Stamped on everything we send. Mail that comes back with it is our own (a forwarding loop,
 #: a "Sent" folder configured as the inbox) and is dropped by vetting.
@@ -54,7 +55,7 @@ class Draft:
 
 def compose_message(draft: Draft) -> EmailMessage:
     """The MIME message for ``draft``: text + HTML alternative, then attachments."""
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=SMTP_POLICY)
     message["Message-ID"] = draft.message_id
     message["Date"] = format_datetime(draft.date or datetime.now(UTC))
     message["From"] = Address(display_name=draft.from_name, addr_spec=draft.from_address)

@@ -15,13 +15,15 @@ the loser is retried and then sees the winner's work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from functools import partial
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy.orm import joinedload
 
 from channels.email.addresses import split_plus
 from channels.email.bounces import Bounce, detect
@@ -36,6 +38,7 @@ from channels.email.models import (
     source_ref,
 )
 from channels.email.parse import ParsedEmail
+from channels.email.queries import undeliverable_addresses
 from channels.email.quotes import visible_reply
 from channels.email.rawstore import parse_raw
 from channels.email.threading import (
@@ -50,8 +53,8 @@ from channels.email.vetting import Action, Context, Verdict, vet
 from helpdesk.actors import SYSTEM
 from helpdesk.auth.models import Agent
 from helpdesk.customers.models import Customer
-from helpdesk.customers.operations import find_or_create_customer
-from helpdesk.db import db, utcnow
+from helpdesk.customers.operations import customers_by_email, find_or_create_customers
+from helpdesk.db import cached, db, utcnow
 from helpdesk.teams.models import Team
 from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import Message, Ticket
@@ -84,33 +87,45 @@ def ingest_row(raw_email: RawEmail) -> None:
     """:func:`ingest` for a row the caller already holds (a batch job that claimed it)."""
     if raw_email.status != "new":
         return
-    parsed = parse_raw(raw_email)
+    outcome = _ingest(raw_email, parse_raw(raw_email))
+    # Set only now, after the ticket writes' own flushes: the row then costs one UPDATE.
+    for name, value in outcome.items():
+        setattr(raw_email, name, value)
+
+
+#: Fields of the :class:`RawEmail` row that record what ingest did with it.
+Outcome = dict[str, Any]
+
+
+def _ingest(raw_email: RawEmail, parsed: ParsedEmail) -> Outcome:
     # Before any look-up, so a concurrent ingest of the same conversation is seen whole.
     lock_conversation(parsed.message_id, quoted_message_ids(parsed))
-    # The look-ups up to the dedup read other rows only: writing this row's new fields in
-    # between would cost a statement per field.
-    with db.session.no_autoflush:
-        raw_email.message_id = parsed.message_id
-        raw_email.content_sha256 = parsed.fingerprint
-        verdict = _vet(raw_email, parsed)
-        bounce = detect(parsed)
-        if bounce is not None and _record_bounce(raw_email, bounce):
-            return
-        if verdict.action in (Action.DROP, Action.QUARANTINE):
-            _set_aside(raw_email, "dropped" if verdict.action == Action.DROP else "quarantined",
-                       parsed.problem or verdict.reason)
-            return
-        earlier = _earlier_copy(raw_email)
+    outcome: Outcome = {"message_id": parsed.message_id,
+                        "content_sha256": parsed.fingerprint}
+    copied = _copied_addresses(parsed)
+    # Everyone the mail names, in one look-up: the sender's tickets feed vetting, and the
+    # same customers are the requester and participants if the mail is taken in.
+    known = customers_by_email([parsed.from_addr, *copied]) if parsed.from_addr else {}
+    past = _past(raw_email, parsed, known.get(parsed.from_addr))
+    verdict = _vet(raw_email, parsed, past.recent_tickets)
+    outcome.update(verdict=verdict.action.value, hits=[hit.as_json() for hit in verdict.hits])
+    bounce = detect(parsed)
+    if bounce is not None:
+        bounced_ticket_id = _record_bounce(raw_email, bounce)
+        if bounced_ticket_id is not None:
+            return outcome | {"status": "bounce", "ticket_id": bounced_ticket_id}
+    if verdict.action in (Action.DROP, Action.QUARANTINE):
+        return outcome | _set_aside(raw_email, "dropped" if verdict.action == Action.DROP
+                                    else "quarantined", parsed.problem or verdict.reason)
+    earlier = (db.session.get(RawEmail, past.earlier_copy_id)
+               if past.earlier_copy_id is not None else None)
     if earlier is not None:
-        raw_email.status = "duplicate"
-        raw_email.ticket_id = earlier.ticket_id
-        raw_email.duplicate_of_id = earlier.id
-        return
+        return outcome | {"status": "duplicate", "ticket_id": earlier.ticket_id,
+                          "duplicate_of_id": earlier.id}
     agent_token = find_agent_token(parsed, current_app.config["SECRET_KEY"])
     if agent_token is not None:
-        _ingest_agent_mail(raw_email, parsed, agent_token)
-        return
-    _ingest_customer_mail(raw_email, parsed, verdict)
+        return outcome | _ingest_agent_mail(raw_email, parsed, agent_token)
+    return outcome | _ingest_customer_mail(raw_email, parsed, verdict, copied, known)
 
 
 def replay(raw_email: RawEmail) -> None:
@@ -124,18 +139,23 @@ def replay(raw_email: RawEmail) -> None:
     ingest(raw_email.id)
 
 
-def _ingest_customer_mail(raw_email: RawEmail, parsed: ParsedEmail, verdict: Verdict) -> None:
-    match = _thread(parsed)
+def _ingest_customer_mail(raw_email: RawEmail, parsed: ParsedEmail, verdict: Verdict,
+                          copied: Sequence[str], known: Mapping[str, Customer]) -> Outcome:
+    references = _thread_references(parsed)
+    match = _thread(parsed, references)
     ticket = _continuable_ticket(match.ticket_id if match else None)
     reason = match.reason if match and ticket else None
     # Mail that arrived earlier may have quoted this one before it came (reordered
     # delivery): it belongs with them.
-    waiting = _continuable_ticket(_pending_ticket_id(parsed.message_id))
+    pending = references.get(parsed.message_id or "")
+    waiting = _continuable_ticket(pending.ticket_id if pending and not pending.seen else None)
     if ticket is None and waiting is not None:
         ticket, reason = waiting, "pending-reference"
     elif ticket is not None and waiting is not None and waiting.id != ticket.id:
         _merge_provisional(waiting, ticket)
-    customer = find_or_create_customer(parsed.from_addr, parsed.from_name)
+    customers = find_or_create_customers(
+        {parsed.from_addr: parsed.from_name, **dict.fromkeys(copied, "")}, known=known)
+    customer = customers[parsed.from_addr]
     _clear_undeliverable(parsed.from_addr)
     visible = visible_reply(parsed.text, parsed.html)
     attachments = [NewAttachment(filename=item.filename, content_type=item.content_type,
@@ -143,9 +163,8 @@ def _ingest_customer_mail(raw_email: RawEmail, parsed: ParsedEmail, verdict: Ver
                                  path=item.spooled.path if item.spooled else None)
                    for item in parsed.attachments]
     if ticket is None:
-        address, team_id = _cached(f"mailbox:{raw_email.mailbox_id}", lambda: db.session.execute(
-            select(Mailbox.address, Mailbox.team_id)
-            .where(Mailbox.id == raw_email.mailbox_id)).one().tuple())
+        address, team_id = cached(f"email.mailbox:{raw_email.mailbox_id}",
+                                  partial(_mailbox_address_and_team, raw_email.mailbox_id))
         ticket = open_ticket(
             customer.as_actor(), customer=customer, subject=parsed.subject,
             body_text=visible, body_full=parsed.text, body_html=parsed.html, channel="email",
@@ -159,27 +178,32 @@ def _ingest_customer_mail(raw_email: RawEmail, parsed: ParsedEmail, verdict: Ver
             customer.as_actor(), ticket, body_text=visible, body_full=parsed.text,
             body_html=parsed.html, channel="email", rfc_message_id=parsed.message_id,
             source_ref=source_ref(raw_email.id), attachments=attachments, author=customer)
-        raw_email.thread_reason = reason
         add_participant(customer.as_actor(), ticket, customer)
-    _add_copied_participants(ticket, parsed)
-    _index(ticket, parsed)
-    raw_email.status = "ingested"
-    raw_email.ticket_id = ticket.id
+    for address in copied:
+        add_participant(SYSTEM, ticket, customers[address])
+    _index(ticket, parsed, references)
+    return {"status": "ingested", "ticket_id": ticket.id, "thread_reason": reason}
 
 
-def _ingest_agent_mail(raw_email: RawEmail, parsed: ParsedEmail, token: AgentToken) -> None:
+def _mailbox_address_and_team(mailbox_id: int) -> tuple[str, int | None]:
+    address, team_id = db.session.execute(
+        select(Mailbox.address, Mailbox.team_id).where(Mailbox.id == mailbox_id)).one()
+    return address, team_id
+
+
+def _ingest_agent_mail(raw_email: RawEmail, parsed: ParsedEmail,
+                       token: AgentToken) -> Outcome:
     """An agent's answer to a notification: their reply or note, but only from their own
     address (the token is theirs alone; a forwarded notification answered by someone else,
     or a spoofed sender without the token, is not the agent)."""
     agent = db.session.get(Agent, token.agent_id)
     ticket = db.session.get(Ticket, token.ticket_id)
     if agent is None or not agent.active or ticket is None:
-        _set_aside(raw_email, "quarantined", "agent token for an unknown agent or ticket")
-        return
+        return _set_aside(raw_email, "quarantined", "agent token for an unknown agent or ticket")
     if split_plus(agent.email.lower()).base != split_plus(parsed.from_addr).base:
-        _set_aside(raw_email, "quarantined",
-                   f"agent token of agent {agent.id} used by {parsed.from_addr or 'nobody'}")
-        return
+        return _set_aside(
+            raw_email, "quarantined",
+            f"agent token of agent {agent.id} used by {parsed.from_addr or 'nobody'}")
     text = visible_reply(parsed.text, parsed.html)
     if token.action == "reply":
         message = reply_to_customer(agent.as_actor(), agent, ticket, body_text=text)
@@ -187,15 +211,13 @@ def _ingest_agent_mail(raw_email: RawEmail, parsed: ParsedEmail, token: AgentTok
         message = add_internal_note(agent.as_actor(), agent, ticket, body_text=text,
                                     channel="email")
     message.source_ref = source_ref(raw_email.id)
-    raw_email.status = "ingested"
-    raw_email.ticket_id = ticket.id
-    raw_email.thread_reason = f"agent-{token.action}"
+    return {"status": "ingested", "ticket_id": ticket.id,
+            "thread_reason": f"agent-{token.action}"}
 
 
-def _set_aside(raw_email: RawEmail, status: str, reason: str) -> None:
+def _set_aside(raw_email: RawEmail, status: str, reason: str) -> Outcome:
     log.info("raw email %s %s: %s", raw_email.id, status, reason)
-    raw_email.status = status
-    raw_email.error = reason
+    return {"status": status, "error": reason}
 
 
 def our_addresses() -> set[str]:
@@ -205,90 +227,100 @@ def our_addresses() -> set[str]:
     return ours
 
 
-_T = TypeVar("_T")
-_BATCH_CACHE = "channels.email.ingest.batch"
-
-
-@contextmanager
-def batch_cache() -> Iterator[None]:
-    """Within this block, settings ingest looks up for every mail (our addresses, blocked
-    senders, the mailbox's address and team) are read once: one job ingests up to a batch of
-    50 mails, and a mailbox or block added meanwhile applying from the next batch on is
-    fine. Outside it, every mail reads them afresh."""
-    db.session.info[_BATCH_CACHE] = {}
-    try:
-        yield
-    finally:
-        db.session.info.pop(_BATCH_CACHE, None)
-
-
-def _cached(key: str, load: Callable[[], _T]) -> _T:
-    cache: dict[str, Any] | None = db.session.info.get(_BATCH_CACHE)
-    if cache is None:
-        return load()
-    if key not in cache:
-        cache[key] = load()
-    return cast(_T, cache[key])
-
-
-def _vet(raw_email: RawEmail, parsed: ParsedEmail) -> Verdict:
+def _vet(raw_email: RawEmail, parsed: ParsedEmail, recent_tickets: int) -> Verdict:
     config = current_app.config
-    verdict = vet(parsed, Context(
-        size=raw_email.size, our_addresses=_cached("ours", our_addresses),
+    return vet(parsed, Context(
+        size=raw_email.size, our_addresses=cached("email.ours", our_addresses),
         mail_domain=config["MAIL_DOMAIN"],
         max_bytes=config["MAX_EMAIL_BYTES"],
-        recent_tickets_from_sender=_tickets_in_last_hour(parsed.from_addr),
-        blocked_senders=_cached(
-            "blocked", lambda: set(db.session.scalars(select(BlockedSender.pattern))))))
-    raw_email.verdict = verdict.action.value
-    raw_email.hits = [hit.as_json() for hit in verdict.hits]
-    return verdict
+        recent_tickets_from_sender=recent_tickets,
+        blocked_senders=cached(
+            "email.blocked", lambda: set(db.session.scalars(select(BlockedSender.pattern))))))
 
 
-def _tickets_in_last_hour(sender: str) -> int:
-    if not sender:
-        return 0
-    return db.session.scalar(
-        select(func.count(Ticket.id)).join(Customer, Customer.id == Ticket.customer_id)
-        .where(Customer.email == sender, Ticket.created_at >= utcnow() - timedelta(hours=1))
-    ) or 0
+@dataclass(frozen=True, slots=True)
+class _Past:
+    """What earlier mail tells about this one, read in one statement."""
+
+    #: Tickets the sender opened in the last hour, for vetting's acknowledgement limit.
+    recent_tickets: int
+    #: An earlier raw email that is this same mail (see :func:`_past_query`).
+    earlier_copy_id: int | None
 
 
-def _earlier_copy(raw_email: RawEmail) -> RawEmail | None:
-    """An earlier raw email that is the same mail: same Message-ID *and* same content.
+def _past_query(with_message_id: bool) -> Select[int, int | None]:
+    """The statement behind :class:`_Past` (built once per shape: composing it costs more
+    than running it).
 
-    Message-ID alone is no proof: some senders reuse one for different mails (FreeScout
-    #5591 lost a mail that way). The same mail fetched from two of our mailboxes (To + Cc)
-    or re-fetched after a UIDVALIDITY reset matches on both.
+    An earlier copy has the same Message-ID *and* the same content. Message-ID alone is no
+    proof: some senders reuse one for different mails (FreeScout #5591 lost a mail that
+    way). The same mail fetched from two of our mailboxes (To + Cc) or re-fetched after a
+    UIDVALIDITY reset matches on both.
     """
-    same_id = (RawEmail.message_id == raw_email.message_id if raw_email.message_id
+    same_id = (RawEmail.message_id == bindparam("message_id") if with_message_id
                else RawEmail.message_id.is_(None))
-    return db.session.scalar(
-        select(RawEmail)
-        .where(same_id, RawEmail.content_sha256 == raw_email.content_sha256,
-               RawEmail.status.in_(("ingested", "duplicate", "bounce")),
-               RawEmail.id != raw_email.id)
-        .order_by(RawEmail.id).limit(1))
+    earlier = (select(RawEmail.id)
+               .where(same_id, RawEmail.content_sha256 == bindparam("fingerprint"),
+                      RawEmail.status.in_(("ingested", "duplicate", "bounce")),
+                      RawEmail.id != bindparam("raw_email_id"))
+               .order_by(RawEmail.id).limit(1).scalar_subquery())
+    # A sender we do not know yet (customer id NULL) matches no ticket.
+    recent = (select(func.count(Ticket.id))
+              .where(Ticket.customer_id == bindparam("customer_id"),
+                     Ticket.created_at >= bindparam("since")).scalar_subquery())
+    return select(recent, earlier)
+
+
+_PAST_QUERIES = {shape: _past_query(shape) for shape in (True, False)}
+
+
+def _past(raw_email: RawEmail, parsed: ParsedEmail, sender: Customer | None) -> _Past:
+    recent, earlier_copy_id = db.session.execute(
+        _PAST_QUERIES[parsed.message_id is not None],
+        {"message_id": parsed.message_id, "fingerprint": parsed.fingerprint,
+         "raw_email_id": raw_email.id, "customer_id": sender.id if sender else None,
+         "since": utcnow() - timedelta(hours=1)}).one()
+    return _Past(recent or 0, earlier_copy_id)
 
 
 # -- threading ----------------------------------------------------------------------------------
 
-def _thread(parsed: ParsedEmail) -> ThreadMatch | None:
+def _index_ids(parsed: ParsedEmail) -> list[str]:
+    """The mail's own Message-ID and those it quotes: its rows in the message index."""
+    own = [parsed.message_id] if parsed.message_id else []
+    return list(dict.fromkeys(own + [message_id for message_id in quoted_message_ids(parsed)
+                                     if message_id]))
+
+
+def _thread_references(parsed: ParsedEmail) -> dict[str, ThreadReference]:
+    """The message index's rows for :func:`_index_ids`, read once for threading, the
+    pending-reference check and the index update alike."""
+    wanted = _index_ids(parsed)
+    if not wanted:
+        return {}
+    return {row.message_id: row for row in db.session.scalars(
+        _THREAD_REFERENCES, {"message_ids": wanted})}
+
+
+_THREAD_REFERENCES = select(ThreadReference).where(
+    ThreadReference.message_id.in_(bindparam("message_ids", expanding=True)))
+
+
+def _thread(parsed: ParsedEmail, references: Mapping[str, ThreadReference],
+            ) -> ThreadMatch | None:
     config = current_app.config
     return find_thread(parsed, secret=config["SECRET_KEY"], mail_domain=config["MAIL_DOMAIN"],
-                       ticket_for_message_ids=_ticket_for_message_ids,
+                       ticket_for_message_ids=partial(_ticket_for_message_ids, references),
                        correspondents_of=_correspondents_of)
 
 
-def _ticket_for_message_ids(message_ids: Sequence[str]) -> int | None:
-    """The ticket of the first of ``message_ids`` (most likely parent first) we know."""
-    indexed: dict[str, int] = {
-        message_id: ticket_id for message_id, ticket_id in db.session.execute(
-            select(ThreadReference.message_id, ThreadReference.ticket_id)
-            .where(ThreadReference.message_id.in_(message_ids)))}
+def _ticket_for_message_ids(references: Mapping[str, ThreadReference],
+                            message_ids: Sequence[str]) -> int | None:
+    """The ticket of the first of ``message_ids`` (most likely parent first) we know;
+    ``references``: the index rows already read for them."""
     for message_id in message_ids:
-        if message_id in indexed:
-            return indexed[message_id]
+        if message_id in references:
+            return references[message_id].ticket_id
     ticket = ticket_by_rfc_message_ids(message_ids)
     if ticket is not None:
         return ticket.id
@@ -308,20 +340,14 @@ def _correspondents_of(ticket_id: int) -> Collection[str]:
 def _continuable_ticket(ticket_id: int | None) -> Ticket | None:
     """The ticket (followed through merges), unless it is gone or closed (a closed ticket is
     history: a new message starts a new ticket rather than disappearing into it)."""
-    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
+    # With its participants: the writer joins them next.
+    with_participants = (joinedload(Ticket.participants),)
+    ticket = db.session.get(Ticket, ticket_id, options=with_participants) if ticket_id else None
     for _ in range(10):  # merges chain at most a few deep; a cycle cannot loop forever
         if ticket is None or ticket.merged_into_id is None:
             break
-        ticket = db.session.get(Ticket, ticket.merged_into_id)
+        ticket = db.session.get(Ticket, ticket.merged_into_id, options=with_participants)
     return ticket if ticket is not None and ticket.status != "closed" else None
-
-
-def _pending_ticket_id(message_id: str | None) -> int | None:
-    if not message_id:
-        return None
-    return db.session.scalar(
-        select(ThreadReference.ticket_id)
-        .where(ThreadReference.message_id == message_id, ThreadReference.seen.is_(False)))
 
 
 def _merge_provisional(provisional: Ticket, ticket: Ticket) -> None:
@@ -340,14 +366,12 @@ def _merge_provisional(provisional: Ticket, ticket: Ticket) -> None:
     merge_ticket(SYSTEM, provisional, ticket)
 
 
-def _index(ticket: Ticket, parsed: ParsedEmail) -> None:
+def _index(ticket: Ticket, parsed: ParsedEmail,
+           existing: Mapping[str, ThreadReference]) -> None:
     """Record the mail's Message-ID as seen on ``ticket``, and the ids it quotes that we do
-    not hold yet as pending (see :class:`ThreadReference`)."""
-    wanted = ([parsed.message_id] if parsed.message_id else []) + [
-        message_id for message_id in quoted_message_ids(parsed) if message_id]
-    existing = {row.message_id: row for row in db.session.scalars(
-        select(ThreadReference).where(ThreadReference.message_id.in_(wanted)))}
-    for message_id in dict.fromkeys(wanted):
+    not hold yet as pending (see :class:`ThreadReference`); ``existing``: their rows read
+    by :func:`_thread_references` (under the conversation lock, so still current)."""
+    for message_id in _index_ids(parsed):
         row = existing.get(message_id)
         seen = message_id == parsed.message_id
         if row is None:
@@ -355,44 +379,40 @@ def _index(ticket: Ticket, parsed: ParsedEmail) -> None:
                                            seen=seen))
         elif seen and not row.seen:
             row.seen, row.ticket_id = True, ticket.id
-    db.session.flush()
 
 
-def _add_copied_participants(ticket: Ticket, parsed: ParsedEmail) -> None:
-    """CC (and other To) recipients join the ticket as participants, when configured; our
-    own addresses never do (they would answer themselves)."""
+def _copied_addresses(parsed: ParsedEmail) -> list[str]:
+    """CC (and other To) recipients, who join the ticket as participants when configured;
+    our own addresses never do (they would answer themselves)."""
     if not current_app.config.get("MAIL_CC_PARTICIPANTS", True):
-        return
-    ours = _cached("ours_base", lambda: {
-        split_plus(address).base for address in _cached("ours", our_addresses)})
-    for address in dict.fromkeys([*parsed.to, *parsed.cc]):
-        if split_plus(address).base in ours or address == parsed.from_addr:
-            continue
-        add_participant(SYSTEM, ticket, find_or_create_customer(address))
+        return []
+    ours = cached("email.ours_base", lambda: {
+        split_plus(address).base for address in cached("email.ours", our_addresses)})
+    return [address for address in dict.fromkeys([*parsed.to, *parsed.cc])
+            if split_plus(address).base not in ours and address != parsed.from_addr]
 
 
 # -- bounces ------------------------------------------------------------------------------------
 
-def _record_bounce(raw_email: RawEmail, bounce: Bounce) -> bool:
+def _record_bounce(raw_email: RawEmail, bounce: Bounce) -> int | None:
     """Put a bounce of our mail on the ticket that sent it and mark the failed addresses
-    undeliverable. Returns ``False`` when the bounce is not about our mail (vetting
-    quarantines it)."""
+    undeliverable; returns that ticket's id. ``None`` when the bounce is not about our mail
+    (vetting quarantines it)."""
     ticket_id = _ticket_of_our_mail(bounce.original_message_id)
     ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
     if ticket is None:
-        return False
+        return None
     for address in bounce.recipients:
         marked = db.session.scalar(
             select(UndeliverableAddress).where(UndeliverableAddress.address == address))
         if marked is None:
             db.session.add(UndeliverableAddress(address=address, reason="bounced",
                                                 ticket_id=ticket.id, raw_email_id=raw_email.id))
+            undeliverable_addresses().add(address)
         record_event(ticket, SYSTEM, "undeliverable", new=address)
     if not bounce.recipients:
         record_event(ticket, SYSTEM, "delivery-delayed", new=bounce.original_message_id)
-    raw_email.status = "bounce"
-    raw_email.ticket_id = ticket.id
-    return True
+    return ticket.id
 
 
 def _ticket_of_our_mail(message_id: str | None) -> int | None:
@@ -408,6 +428,10 @@ def _ticket_of_our_mail(message_id: str | None) -> int | None:
 
 def _clear_undeliverable(address: str) -> None:
     # Mail from the address proves it works again (a full mailbox emptied, a typo fixed).
-    db.session.execute(delete(UndeliverableAddress)
-                       .where(UndeliverableAddress.address == address))
+    # Knowing the few that bounced spares a DELETE on every mail.
+    undeliverable = undeliverable_addresses()
+    if address in undeliverable:
+        db.session.execute(delete(UndeliverableAddress)
+                           .where(UndeliverableAddress.address == address))
+        undeliverable.discard(address)
 

@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from html.parser import HTMLParser
@@ -32,6 +31,7 @@ import charset_normalizer
 import tnefparse
 
 from channels.email.addresses import normalize_address
+from channels.email.headers import READ_POLICY
 from helpdesk.tickets.content import safe_filename, sanitize_html
 
 #: A MIME tree deeper or wider than this is an attack on the parser, not a customer's mail.
@@ -164,7 +164,7 @@ def unreadable(raw: bytes, problem: str) -> ParsedEmail:
 
 
 def _parse(raw: bytes) -> ParsedEmail:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = BytesParser(policy=READ_POLICY).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     headers = tuple((name, decode_header_value(value)) for name, value in _raw_headers(message))
     present = {name.lower() for name, _ in headers}
@@ -473,7 +473,7 @@ def _part_bytes(part: Message) -> bytes:
         # message/rfc822 (a forwarded mail) and delivery reports hold parsed messages.
         inner = part.get_payload()
         assert isinstance(inner, list)
-        return b"".join(message.as_bytes(policy=policy.default) for message in inner
+        return b"".join(message.as_bytes(policy=READ_POLICY) for message in inner
                         if isinstance(message, Message))
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""

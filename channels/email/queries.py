@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from channels.email.models import BlockedSender, Mailbox, RawEmail, UndeliverableAddress
-from helpdesk.db import db, utcnow
+from helpdesk.db import cached, db, utcnow
 
 
 def mailbox_named(name: str) -> Mailbox | None:
@@ -69,21 +68,14 @@ def recently_set_aside(limit: int = 50, before_id: int | None = None) -> list[Ra
     return list(db.session.scalars(query.order_by(RawEmail.id.desc()).limit(limit)))
 
 
-def undeliverable_among(addresses: Sequence[str]) -> set[str]:
-    """Those of (normalised) ``addresses`` our mail bounced from for good."""
-    if not addresses:
-        return set()
-    return set(db.session.scalars(select(UndeliverableAddress.address)
-                                  .where(UndeliverableAddress.address.in_(addresses))))
-
-
 def blocked_senders() -> list[BlockedSender]:
     """Every blocked sender, newest first, with who added it."""
     return list(db.session.scalars(select(BlockedSender).order_by(BlockedSender.id.desc())))
 
 
-def is_undeliverable(address: str) -> bool:
-    """Whether mail to ``address`` bounced for good (automatic mail to it is not sent)."""
-    return db.session.scalar(
-        select(UndeliverableAddress.id).where(UndeliverableAddress.address == address.lower())
-    ) is not None
+def undeliverable_addresses() -> set[str]:
+    """Addresses whose mail bounced for good (automatic mail to them is not sent), read once
+    per batch: few addresses ever bounce, and ingest and every acknowledgement ask. Writers
+    keep the cached set in step (``channels.email.ingest``)."""
+    return cached("email.undeliverable", lambda: set(
+        db.session.scalars(select(UndeliverableAddress.address))))

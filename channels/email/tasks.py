@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import undefer
 
-from channels.email.ingest import batch_cache, ingest_row
+from channels.email.ingest import ingest_row
 from channels.email.models import OutboxEmail, RawEmail
 from channels.email.send import delivery_batch
 from helpdesk import jobs
-from helpdesk.db import db, utcnow
+from helpdesk.db import batch_cache, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,12 @@ def _claim(raw_email_id: int) -> RawEmail | None:
     holds is skipped (a sweep may have queued mail whose first job is still running); SQLite
     lets one writer in at a time, and a stale second writer fails and is retried. Loads the
     bytes too: ingest reads them next."""
-    return db.session.scalar(
-        select(RawEmail).options(undefer(RawEmail.raw))
-        .where(RawEmail.id == raw_email_id, RawEmail.status == "new")
-        .with_for_update(skip_locked=True))
+    return db.session.scalar(_CLAIM, {"raw_email_id": raw_email_id})
+
+
+_CLAIM = (select(RawEmail).options(undefer(RawEmail.raw))
+          .where(RawEmail.id == bindparam("raw_email_id"), RawEmail.status == "new")
+          .with_for_update(skip_locked=True))
 
 
 def resume_ingest() -> int:

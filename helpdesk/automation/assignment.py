@@ -14,7 +14,7 @@ from helpdesk.auth.schedule import ScheduleError, parse_schedule
 from helpdesk.automation import loads  # noqa: F401 (keeps the AgentLoad counter)
 from helpdesk.automation.models import AgentLoad, TeamAssignment
 from helpdesk.automation.strategies import Candidate, Decision, choose_agent, ticket_language
-from helpdesk.db import db, utcnow
+from helpdesk.db import cached, db, utcnow
 from helpdesk.teams.models import Team, team_membership
 from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import UNRESOLVED_STATUSES, Message, Ticket
@@ -23,19 +23,21 @@ from helpdesk.tickets.models import UNRESOLVED_STATUSES, Message, Ticket
 def team_assignment(team_id: int, *, lock: bool = False) -> TeamAssignment:
     """The team's assignment settings, created with defaults on first use.
 
-    ``lock=True`` holds the row until commit (``SELECT … FOR UPDATE`` on PostgreSQL), so two
-    transactions assigning tickets of one team take turns on the pointer. SQLite has no row
-    locks; there, the ticket write that precedes assignment already holds the database's
-    single write lock, which serialises the same way.
+    ``lock=True`` holds the row until commit, so two transactions assigning tickets of one
+    team take turns on the pointer: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite, which
+    has no row locks, the create-if-missing insert runs first in any case, and any write
+    takes the database's single write lock (a new ticket may not be written yet when its
+    assignment is chosen, so no earlier write of this transaction can be relied on).
     """
     statement = select(TeamAssignment).where(TeamAssignment.team_id == team_id)
     if lock:
         statement = statement.with_for_update()
     statement = statement.execution_options(populate_existing=True)
-    settings = db.session.scalars(statement).one_or_none()
+    sqlite = db.engine.dialect.name != "postgresql"
+    settings = None if lock and sqlite else db.session.scalars(statement).one_or_none()
     if settings is None:
         # Two first assignments may race to create the row: the loser's insert does nothing.
-        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        insert = sqlite_insert if sqlite else postgresql_insert
         db.session.execute(insert(TeamAssignment).values(
             team_id=team_id, strategy="round_robin", auto_assign=False,
         ).on_conflict_do_nothing(index_elements=["team_id"]))
@@ -71,8 +73,12 @@ def ticket_needs(ticket: Ticket) -> frozenset[str]:
     """What a skilled agent should cover: the ticket's tags and its language."""
     language = ticket.custom_fields.get("language")
     if not language:
-        first = db.session.scalar(select(Message.body_text).where(Message.ticket_id == ticket.id)
-                                  .order_by(Message.id).limit(1))
+        if ticket.id is None:  # not written yet: its first message is the one in memory
+            first = ticket.messages[0].body_text if ticket.messages else None
+        else:
+            first = db.session.scalar(select(Message.body_text)
+                                      .where(Message.ticket_id == ticket.id)
+                                      .order_by(Message.id).limit(1))
         language = ticket_language(ticket.subject + " " + (first or ""))
     return frozenset(tag.lower() for tag in [*ticket.tags, str(language)])
 
@@ -83,12 +89,22 @@ def assign_by_strategy(ticket: Ticket, strategy: str | None = None) -> Decision:
     ``strategy`` overrides the team's own. With nobody available the ticket stays unassigned
     in the team queue (an agent coming online picks it up). Flushes, never commits.
     """
-    if ticket.team_id is None:
+    decision = assign(ticket, strategy)
+    db.session.flush()
+    return decision
+
+
+def assign(ticket: Ticket, strategy: str | None = None) -> Decision:
+    """:func:`assign_by_strategy` without the flush, for a ticket that may not be written yet
+    (routing a new ticket): its team is read from the relationship, which a rule may just
+    have set."""
+    team_id = ticket.team.id if ticket.team else None
+    if team_id is None:
         decision = Decision(None, "no team, so nobody to assign")
     else:
-        settings = team_assignment(ticket.team_id, lock=True)
+        settings = team_assignment(team_id, lock=True)
         chosen = strategy or settings.strategy
-        decision = choose_agent(chosen, team_candidates(ticket.team_id, utcnow()),
+        decision = choose_agent(chosen, team_candidates(team_id, utcnow()),
                                 needs=ticket_needs(ticket) if chosen == "skills" else frozenset(),
                                 last_agent_id=settings.last_agent_id)
         if decision.agent_id is not None:
@@ -96,14 +112,14 @@ def assign_by_strategy(ticket: Ticket, strategy: str | None = None) -> Decision:
             ticket.assignee = db.session.get(Agent, decision.agent_id)
             ticket.updated_at = utcnow()
     record_event(ticket, SYSTEM, "assignment", None, decision.reason)
-    db.session.flush()
     return decision
 
 
 def auto_assigns(team_id: int | None) -> bool:
     """Whether the team hands out its tickets without being asked by a rule."""
-    return team_id is not None and bool(db.session.scalar(
-        select(TeamAssignment.auto_assign).where(TeamAssignment.team_id == team_id)))
+    return team_id is not None and cached(f"assignment.auto:{team_id}", lambda: bool(
+        db.session.scalar(select(TeamAssignment.auto_assign)
+                          .where(TeamAssignment.team_id == team_id))))
 
 
 def assign_waiting_tickets(agent: Agent, limit: int = 100) -> int:

@@ -9,16 +9,15 @@ matched.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from helpdesk.actors import SYSTEM
 from helpdesk.auth.queries import agent_by_email
-from helpdesk.automation.assignment import assign_by_strategy, auto_assigns
+from helpdesk.automation.assignment import assign, auto_assigns
 from helpdesk.automation.models import RoutingRule
-from helpdesk.db import db, utcnow
-from helpdesk.sla.queries import all_calendars, calendar_of
+from helpdesk.db import cached, db, utcnow
+from helpdesk.sla.queries import open_calendars
 from helpdesk.teams.models import Team
 from helpdesk.tickets.history import record_event
 from helpdesk.tickets.models import Message, Ticket
@@ -42,56 +41,66 @@ def rule_from_row(row: RoutingRule) -> Rule:
 
 
 def enabled_rules() -> list[Rule]:
-    rows = db.session.scalars(
-        select(RoutingRule).where(RoutingRule.enabled)
-        .order_by(RoutingRule.position, RoutingRule.id))
-    return [rule_from_row(row) for row in rows]
+    """The enabled rules in order (read once per batch, see :func:`helpdesk.db.batch_cache`)."""
+    def load() -> list[Rule]:
+        rows = db.session.scalars(
+            select(RoutingRule).where(RoutingRule.enabled)
+            .order_by(RoutingRule.position, RoutingRule.id))
+        return [rule_from_row(row) for row in rows]
+    return cached("routing.enabled_rules", load)
 
 
-def ticket_facts(ticket: Ticket) -> TicketFacts:
-    """What rules see: the ticket, its customer's CRM profile and the latest customer text."""
-    latest = db.session.scalar(
-        select(Message.body_text).where(Message.ticket_id == ticket.id,
-                                        Message.kind == "customer")
-        .order_by(Message.id.desc()).limit(1))
+def ticket_facts(ticket: Ticket, body: str | None = None) -> TicketFacts:
+    """What rules see: the ticket, its customer's CRM profile and the latest customer text
+    (``body`` when the caller has it at hand; read from the ticket otherwise)."""
+    if body is None:
+        body = db.session.scalar(
+            select(Message.body_text).where(Message.ticket_id == ticket.id,
+                                            Message.kind == "customer")
+            .order_by(Message.id.desc()).limit(1)) or ""
     customer = ticket.customer
     now = utcnow()
     return TicketFacts(
         channel=ticket.channel, origin=ticket.origin or "", sender_email=customer.email,
-        subject=ticket.subject, body=latest or "", priority=ticket.priority,
+        subject=ticket.subject, body=body, priority=ticket.priority,
         team=ticket.team.name if ticket.team else "", tier=customer.tier or "",
         company=customer.company or "", customer_tags=tuple(customer.tags or ()),
         ticket_tags=tuple(ticket.tags or ()), open_calendars=open_calendars(now), now=now)
 
 
-def open_calendars(now: datetime) -> tuple[str, ...]:
-    """The business calendars (the SLA's, with holidays and make-up workdays) open at ``now``."""
-    return tuple(row.name for row in all_calendars()
-                 if calendar_of(row).open_intervals(now, now + timedelta(minutes=1)))
-
-
-def route_ticket(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = ()) -> list[str]:
+def route_ticket(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = (),
+                 body: str | None = None) -> list[str]:
     """Apply the enabled rules for ``event`` ("created" or "updated") to ``ticket``.
 
     Returns the names of the fields the rules changed. A new ticket, or one that just moved to
     a team that auto-assigns, is then assigned if still unassigned; a ticket an agent
-    unassigns in place stays unassigned. Flushes, never commits.
+    unassigns in place stays unassigned. ``body``: the latest customer text, when the caller
+    has it (spares reading it back). Writes nothing itself: works on a ticket not yet written
+    too, and the caller's flush writes the changes with the rest of its work.
     """
     changed: list[str] = []
-    for match in evaluate(enabled_rules(), ticket_facts(ticket), event):
-        rule_changed = [field for action in match.rule.actions
-                        for field in _apply(action, ticket)]
-        if rule_changed:
-            record_event(ticket, SYSTEM, "routing", match.rule.name, match.explanation)
-            changed.extend(rule_changed)
+    rules = [rule for rule in enabled_rules() if event in rule.events]
+    if rules:
+        if body is None and not _reads_body(rules):
+            body = ""
+        for match in evaluate(rules, ticket_facts(ticket, body), event):
+            rule_changed = [field for action in match.rule.actions
+                            for field in _apply(action, ticket)]
+            if rule_changed:
+                record_event(ticket, SYSTEM, "routing", match.rule.name, match.explanation)
+                changed.extend(rule_changed)
     arrived = event == "created" or "team" in changed or "team" in changed_by_actor
-    if (arrived and ticket.assignee_id is None and auto_assigns(ticket.team_id)
-            and assign_by_strategy(ticket).agent_id is not None):
+    team_id = ticket.team.id if ticket.team else None  # the rules may just have set it
+    if (arrived and ticket.assignee is None and auto_assigns(team_id)
+            and assign(ticket).agent_id is not None):
         changed.append("assignee")
     if changed:
         ticket.updated_at = utcnow()
-        db.session.flush()
     return sorted(set(changed))
+
+
+def _reads_body(rules: Sequence[Rule]) -> bool:
+    return any(condition.field == "keyword" for rule in rules for condition in rule.conditions)
 
 
 def _apply(action: Action, ticket: Ticket) -> list[str]:
@@ -100,8 +109,10 @@ def _apply(action: Action, ticket: Ticket) -> list[str]:
         ticket.priority = action.value
         return ["priority"]
     if action.kind == "team":
-        team = db.session.scalar(select(Team).where(Team.name == action.value))
-        if team is not None and ticket.team_id != team.id:
+        team_id = cached(f"routing.team:{action.value}", lambda: db.session.scalar(
+            select(Team.id).where(Team.name == action.value)))
+        team = db.session.get(Team, team_id) if team_id is not None else None
+        if team is not None and ticket.team is not team:
             ticket.team = team
             return ["team"]
     if action.kind in ("add_tags", "remove_tags"):
@@ -115,8 +126,7 @@ def _apply(action: Action, ticket: Ticket) -> list[str]:
             return ["tags"]
     if action.kind == "assign":
         if action.value == ASSIGN_BY_STRATEGY:
-            db.session.flush()  # the strategy reads the team the rule may just have set
-            return ["assignee"] if assign_by_strategy(ticket).agent_id is not None else []
+            return ["assignee"] if assign(ticket).agent_id is not None else []
         agent = agent_by_email(action.value)
         if agent is not None and agent.active and ticket.assignee_id != agent.id:
             ticket.assignee = agent

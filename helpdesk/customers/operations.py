@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, Select, bindparam, literal, select, union_all
 
 from helpdesk.actors import Actor
 from helpdesk.customers.models import Customer, CustomerIdentity, ProfileConflict
@@ -23,18 +23,52 @@ def normalize_email(address: str) -> str:
     return address.strip().lower()
 
 
+def _customers_by_email_query() -> Select[Customer, str, int]:
+    emails: BindParameter[str] = bindparam("emails", expanding=True)
+    # Both halves are index look-ups (identity value, customer email); an OR across the
+    # two tables would scan. Rank 0: found by an identity.
+    matched = union_all(
+        select(CustomerIdentity.value.label("email"),
+               CustomerIdentity.customer_id.label("customer_id"), literal(0).label("rank"))
+        .where(CustomerIdentity.kind == "email", CustomerIdentity.namespace == "",
+               CustomerIdentity.value.in_(emails)),
+        select(Customer.email, Customer.id, literal(1))
+        .where(Customer.email.in_(emails))).subquery()
+    return (select(Customer, matched.c.email, matched.c.rank)
+            .join(matched, Customer.id == matched.c.customer_id))
+
+
+#: Built once: composing the union costs more than running it.
+_CUSTOMERS_BY_EMAIL = _customers_by_email_query()
+
+
 def customer_by_email(email: str) -> Customer | None:
     """The customer holding ``email`` as any of their addresses (case-insensitive)."""
-    email = normalize_email(email)
-    customer_id = db.session.scalar(select(CustomerIdentity.customer_id).where(
-        CustomerIdentity.kind == "email", CustomerIdentity.namespace == "",
-        CustomerIdentity.value == email))
-    if customer_id is not None:
-        return db.session.get(Customer, customer_id)
-    customer = db.session.scalar(select(Customer).where(Customer.email == email))
-    if customer is not None and customer.merged_into_id is not None:
-        return db.session.get(Customer, customer.merged_into_id)
-    return customer
+    return customers_by_email([email]).get(normalize_email(email))
+
+
+def customers_by_email(emails: Iterable[str]) -> dict[str, Customer]:
+    """The customers holding ``emails`` (any of their addresses, case-insensitive), keyed by
+    the normalised address; unknown addresses are left out.
+
+    One query for all of them: an email identity wins over a primary address, and a
+    customer found by the primary address of a merged-away record is its winner.
+    """
+    wanted = list(dict.fromkeys(normalize_email(email) for email in emails))
+    if not wanted:
+        return {}
+    rows = db.session.execute(_CUSTOMERS_BY_EMAIL, {"emails": wanted}).all()
+    found: dict[str, Customer] = {}
+    for customer, email, rank in sorted(rows, key=lambda row: row[2]):
+        if email in found:
+            continue
+        if rank == 1 and customer.merged_into_id is not None:
+            winner = db.session.get(Customer, customer.merged_into_id)
+            if winner is None:
+                continue
+            customer = winner
+        found[email] = customer
+    return found
 
 
 def find_or_create_customer(email: str, name: str = "") -> Customer:
@@ -42,19 +76,38 @@ def find_or_create_customer(email: str, name: str = "") -> Customer:
 
     A known customer keeps their name: a From display name is not a trustworthy profile source.
     """
-    email = normalize_email(email)
-    customer = customer_by_email(email)
-    if customer is None:
-        customer = Customer(email=email, name=name.strip()[:200], tags=[], extra={},
-                            provenance={})
-        db.session.add(customer)
+    return find_or_create_customers({email: name})[normalize_email(email)]
+
+
+def find_or_create_customers(addresses: Mapping[str, str], *,
+                             known: Mapping[str, Customer] | None = None,
+                             ) -> dict[str, Customer]:
+    """:func:`find_or_create_customer` for several addresses at once (``addresses`` maps
+    each to a display name, "" when there is none), keyed by the normalised address.
+
+    One look-up for all of them (none when ``known``, an earlier :func:`customers_by_email`
+    of the same addresses in this unit of work, is given) and one insert of the new ones
+    with their identities.
+    """
+    names: dict[str, str] = {}
+    for email, name in addresses.items():
+        names.setdefault(normalize_email(email), name.strip()[:200])
+    customers = dict(known) if known is not None else customers_by_email(names)
+    new = [Customer(email=email, name=name, tags=[], extra={}, provenance={})
+           for email, name in names.items() if email not in customers]
+    for email, name in names.items():
+        customer = customers.get(email)
+        if customer is not None and not customer.name and name:
+            customer.name = name
+    if new:
+        db.session.add_all(new)
         db.session.flush()
-        db.session.add(CustomerIdentity(customer_id=customer.id, kind="email", namespace="",
-                                        value=email))
+        db.session.add_all([CustomerIdentity(customer_id=customer.id, kind="email",
+                                             namespace="", value=customer.email)
+                            for customer in new])
         db.session.flush()
-    elif not customer.name and name.strip():
-        customer.name = name.strip()[:200]
-    return customer
+        customers.update((customer.email, customer) for customer in new)
+    return {email: customers[email] for email in names}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,17 +4,23 @@ The ledger (:class:`SlaSegment`) records the periods a ticket spent in each stat
 it does not depend on any policy, so clocks can always be re-measured from it. Each clock row
 keeps its evaluated due instant and the instant of its next escalation step in indexed
 columns: the sweep reads only clocks whose next step is due, never all open tickets.
+
+A new ticket's SLA rows are made before the ticket is written; they refer to it through a
+``ticket`` relationship (not an id it does not have yet), so one flush writes them all.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.db import Model, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from helpdesk.tickets.models import Ticket
 
 
 class SlaCalendar(Model):
@@ -72,6 +78,8 @@ class SlaTicket(Model):
     explanation: Mapped[list[Any]] = mapped_column(JSON, default=list)
     chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    ticket: Mapped[Ticket] = relationship()
+
 
 class SlaSegment(Model):
     """The ticket sat in status ``category`` from ``started_at`` to ``ended_at`` (open: now)."""
@@ -84,6 +92,8 @@ class SlaSegment(Model):
     category: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship()
 
 
 class SlaClock(Model):
@@ -113,6 +123,8 @@ class SlaClock(Model):
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_step: Mapped[int] = mapped_column(default=0)
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket] = relationship()
 
 
 class SlaTeamLead(Model):

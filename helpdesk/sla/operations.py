@@ -1,8 +1,10 @@
 """SLA writes, called by ticket operations in the same transaction (flush, never commit).
 
 The ticket's ledger gets a segment whenever its status category changes; clocks start and stop
-on ticket events; every change re-measures the ticket's open clocks from the ledger and
-schedules an exact escalation job for the next step (the periodic sweep is the safety net).
+on ticket events; every change re-measures the ticket's open clocks from the ledger. An
+escalation step due within :data:`EXACT_JOB_HORIZON_SECONDS` gets an exact job at once; the
+periodic sweep queues exact jobs for the later ones shortly before they fall due, and does any
+step still due itself (the safety net).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import select
 
 from helpdesk.db import db, utcnow
 from helpdesk.jobs import enqueue
+from helpdesk.sla import SWEEP_SECONDS
 from helpdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy, SlaSegment, SlaTeamLead, SlaTicket
 from helpdesk.sla.policy import (
     STATUS_CATEGORIES,
@@ -25,41 +28,63 @@ from helpdesk.sla.policy import (
     escalation_steps,
     evaluate_clock,
 )
-from helpdesk.sla.queries import active_policies, ledger, policy_of, ticket_clocks, ticket_facts
+from helpdesk.sla.queries import (
+    active_policies,
+    ledger,
+    policy_by_id,
+    ticket_clocks,
+    ticket_facts,
+)
 from helpdesk.tickets.models import Ticket
 
 #: The clocks whose deadline the ticket row mirrors (queue lists sort and show them).
 _MIRRORED = {"first_reply": "first_reply_due", "resolution": "resolution_due"}
 
+#: A measurement queues an exact escalation job only for a step this close; later steps are
+#: queued by the periodic sweep in the run before they fall due (see
+#: :func:`helpdesk.sla.tasks.queue_upcoming_escalations`). Queuing a delayed job on every
+#: measurement would pile up one per clock and change in the queue: millions with a million
+#: open tickets. Twice the sweep's interval, so one late sweep run loses no exactness.
+EXACT_JOB_HORIZON_SECONDS = 2 * SWEEP_SECONDS
+
 
 def start_ticket_sla(ticket: Ticket) -> str | None:
     """Open the ticket's ledger, choose its policy, start first-reply and resolution clocks.
 
-    Returns the chosen policy's name (None when no policy matches: clocks run untargeted).
+    For a ticket not written yet: its ledger and clocks are known without reading them, so
+    they are measured in memory and the deadlines set on the ticket before its row goes in;
+    the next flush writes the ticket and its SLA rows together. Returns the chosen policy's
+    name (None when no policy matches: clocks run untargeted).
     """
-    db.session.add(SlaSegment(ticket_id=ticket.id, category=STATUS_CATEGORIES[ticket.status],
-                              started_at=ticket.created_at))
-    for kind in ("first_reply", "resolution"):
-        db.session.add(SlaClock(ticket_id=ticket.id, kind=kind, started_at=ticket.created_at))
-    db.session.flush()
-    return apply_sla(ticket)
+    category = STATUS_CATEGORIES[ticket.status]
+    db.session.add(SlaSegment(ticket=ticket, category=category, started_at=ticket.created_at))
+    clocks = [SlaClock(ticket=ticket, kind=kind, status="running", started_at=ticket.created_at,
+                       escalation_step=0) for kind in ("first_reply", "resolution")]
+    db.session.add_all(clocks)
+    return _choose(ticket, active_policies(), utcnow(), state=None,
+                   segments=[Segment(category, ticket.created_at, None)], clocks=clocks)
 
 
 def apply_sla(ticket: Ticket, policies: Sequence[Policy] | None = None,
                 now: datetime | None = None) -> str | None:
     """Choose the ticket's policy again (priority, team, tags may have changed) and re-measure
     its open clocks from the ledger: elapsed time is kept, deadlines move. Idempotent."""
-    choice = choose_policy(active_policies() if policies is None else policies,
-                           ticket_facts(ticket))
-    state = db.session.get(SlaTicket, ticket.id)
+    return _choose(ticket, active_policies() if policies is None else policies,
+                   now or utcnow(), state=db.session.get(SlaTicket, ticket.id))
+
+
+def _choose(ticket: Ticket, policies: Sequence[Policy], now: datetime, state: SlaTicket | None,
+            segments: Sequence[Segment] | None = None,
+            clocks: Sequence[SlaClock] | None = None) -> str | None:
+    choice = choose_policy(policies, ticket_facts(ticket))
     if state is None:
-        state = SlaTicket(ticket_id=ticket.id)
+        state = SlaTicket(ticket=ticket)
         db.session.add(state)
     state.policy_id = choice.policy.id if choice.policy else None
     state.explanation = choice.explanation()
-    state.chosen_at = now or utcnow()
+    state.chosen_at = now
     ticket.sla_policy_name = choice.policy.name if choice.policy else None
-    _measure(ticket, choice.policy, now or utcnow())
+    _measure(ticket, choice.policy, now, segments, clocks)
     return ticket.sla_policy_name
 
 
@@ -75,25 +100,31 @@ def record_status_change(ticket: Ticket, old_status: str) -> None:
     if current is not None:
         current.ended_at = now
     db.session.add(SlaSegment(ticket_id=ticket.id, category=new, started_at=now))
-    resolution = _latest(ticket.id, "resolution")
+    clocks = ticket_clocks(ticket.id)
+    resolution = _latest(clocks, "resolution")
     if resolution is not None:
         if new == "solved" and resolution.stopped_at is None:
             resolution.stopped_at = now
         elif old == "solved" and resolution.stopped_at is not None:
             resolution.stopped_at = None
-    db.session.flush()
-    _measure(ticket, _policy_of_ticket(ticket), now)
+    _measure(ticket, _policy_of_ticket(ticket), now, clocks=clocks)
 
 
 def record_customer_message(ticket: Ticket, at: datetime) -> None:
     """A customer wrote: once the first reply is done, the team owes a next reply."""
-    first = _latest(ticket.id, "first_reply")
-    pending = _latest(ticket.id, "next_reply")
+    if ticket.first_replied_at is None:
+        # No agent reply yet, so the first-reply clock still runs (only an agent reply,
+        # which stamps first_replied_at, stops it): nothing to start, nothing to read.
+        return
+    clocks = ticket_clocks(ticket.id)
+    first = _latest(clocks, "first_reply")
+    pending = _latest(clocks, "next_reply")
     if first is None or first.stopped_at is None or (pending and pending.stopped_at is None):
         return
-    db.session.add(SlaClock(ticket_id=ticket.id, kind="next_reply", started_at=at))
-    db.session.flush()
-    _measure(ticket, _policy_of_ticket(ticket), utcnow())
+    clock = SlaClock(ticket_id=ticket.id, kind="next_reply", status="running", started_at=at,
+                     escalation_step=0)
+    db.session.add(clock)
+    _measure(ticket, _policy_of_ticket(ticket), utcnow(), clocks=[*clocks, clock])
 
 
 def record_agent_reply(ticket: Ticket, at: datetime) -> None:
@@ -101,41 +132,58 @@ def record_agent_reply(ticket: Ticket, at: datetime) -> None:
 
     Internal notes never call this: they are not an answer to the customer.
     """
-    for clock in ticket_clocks(ticket.id):
+    clocks = ticket_clocks(ticket.id)
+    for clock in clocks:
         if clock.stopped_at is None and clock.kind != "resolution":
             clock.stopped_at = at
-    db.session.add(SlaClock(ticket_id=ticket.id, kind="periodic_update", started_at=at))
-    db.session.flush()
-    _measure(ticket, _policy_of_ticket(ticket), utcnow())
+    periodic = SlaClock(ticket_id=ticket.id, kind="periodic_update", status="running",
+                        started_at=at, escalation_step=0)
+    db.session.add(periodic)
+    _measure(ticket, _policy_of_ticket(ticket), utcnow(), clocks=[*clocks, periodic])
 
 
-def _latest(ticket_id: int, kind: ClockKind) -> SlaClock | None:
-    return db.session.scalar(select(SlaClock).where(
-        SlaClock.ticket_id == ticket_id, SlaClock.kind == kind).order_by(SlaClock.id.desc())
-        .limit(1))
+def _latest(clocks: Sequence[SlaClock], kind: ClockKind) -> SlaClock | None:
+    """The current cycle's clock of ``kind`` (``clocks`` in id order; unwritten ones last)."""
+    return next((clock for clock in reversed(clocks) if clock.kind == kind), None)
 
 
 def _policy_of_ticket(ticket: Ticket) -> Policy | None:
     state = db.session.get(SlaTicket, ticket.id)
     if state is None or state.policy_id is None:
         return None
-    row = db.session.get(SlaPolicy, state.policy_id)
-    return policy_of(row) if row else None
+    return policy_by_id(state.policy_id)
 
 
-def _measure(ticket: Ticket, policy: Policy | None, now: datetime) -> None:
-    segments = ledger(ticket.id)
-    clocks = ticket_clocks(ticket.id)
+def _measure(ticket: Ticket, policy: Policy | None, now: datetime,
+             segments: Sequence[Segment] | None = None,
+             clocks: Sequence[SlaClock] | None = None) -> None:
+    """Re-measure ``clocks`` (default: all the ticket's) against ``segments`` (default: its
+    ledger) and mirror the deadlines on the ticket. Written at the caller's flush."""
+    segments = ledger(ticket.id) if segments is None else segments
+    clocks = ticket_clocks(ticket.id) if clocks is None else clocks
     for clock in clocks:
         measure_clock(clock, policy, ticket.priority, segments, now)
     for clock in clocks:  # later rows of a kind win: they are the current cycle
         if clock.kind in _MIRRORED:
             setattr(ticket, _MIRRORED[clock.kind], clock.due_at)
-    db.session.flush()
-    for clock in clocks:
-        if clock.next_action_at is not None:
-            enqueue("helpdesk.sla.tasks.escalate_clock", clock.id, queue="sla",
-                    delay=max(0.0, (clock.next_action_at - now).total_seconds()))
+    soon = [clock for clock in clocks if is_near(clock.next_action_at, now)]
+    if any(clock.id is None for clock in soon):
+        db.session.flush()  # the exact job needs the clock's id
+    for clock in soon:
+        assert clock.next_action_at is not None
+        queue_escalation(clock.id, clock.next_action_at, now)
+
+
+def is_near(instant: datetime | None, now: datetime) -> bool:
+    """Whether an escalation step at ``instant`` is due before the periodic sweep has surely
+    run again (and queued an exact job for it then)."""
+    return instant is not None and (instant - now).total_seconds() <= EXACT_JOB_HORIZON_SECONDS
+
+
+def queue_escalation(clock_id: int, at: datetime, now: datetime) -> None:
+    """An exact job for the clock's escalation step at ``at`` (idempotent with the sweep)."""
+    enqueue("helpdesk.sla.tasks.escalate_clock", clock_id, queue="sla",
+            delay=max(0.0, (at - now).total_seconds()))
 
 
 def measure_clock(clock: SlaClock, policy: Policy | None, priority: str,

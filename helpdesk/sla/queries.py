@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from helpdesk.customers.models import Customer
-from helpdesk.db import db
+from helpdesk.db import cached, db
 from helpdesk.sla.calendar import ALWAYS_OPEN, BusinessCalendar
 from helpdesk.sla.models import SlaCalendar, SlaClock, SlaPolicy, SlaSegment, SlaTicket
 from helpdesk.sla.policy import (
@@ -65,8 +65,26 @@ def policy_rows() -> list[SlaPolicy]:
 
 
 def active_policies() -> list[Policy]:
-    """Active policies in the order they are tried."""
-    return [policy_of(row) for row in policy_rows() if row.active]
+    """Active policies in the order they are tried (read once per batch, see
+    :func:`helpdesk.db.batch_cache`)."""
+    return cached("sla.active_policies",
+                  lambda: [policy_of(row) for row in policy_rows() if row.active])
+
+
+def policy_by_id(policy_id: int) -> Policy | None:
+    """The pure policy of row ``policy_id`` (active or not; read once per batch)."""
+    def load() -> Policy | None:
+        row = db.session.get(SlaPolicy, policy_id)
+        return policy_of(row) if row else None
+    return cached(f"sla.policy:{policy_id}", load)
+
+
+def open_calendars(now: datetime) -> tuple[str, ...]:
+    """The names of the business calendars (holidays and make-up workdays included) open at
+    ``now``; the calendars are read once per batch."""
+    calendars = cached("sla.calendars", lambda: [calendar_of(row) for row in all_calendars()])
+    return tuple(calendar.name for calendar in calendars
+                 if calendar.open_intervals(now, now + timedelta(minutes=1)))
 
 
 def all_calendars() -> list[SlaCalendar]:
@@ -98,15 +116,17 @@ def ticket_sla(ticket_id: int) -> SlaTicket | None:
 
 
 def reply_by(ticket_id: int) -> tuple[datetime, str] | None:
-    """When the team owes the customer its first reply, and the calendar's timezone."""
-    clock = db.session.scalar(select(SlaClock).where(
-        SlaClock.ticket_id == ticket_id, SlaClock.kind == "first_reply",
-        SlaClock.stopped_at.is_(None)))
-    if clock is None or clock.due_at is None:
+    """When the team owes the customer its first reply, and the calendar's timezone.
+
+    Read from the ticket's mirrored deadline: its first-reply clock runs until the first
+    agent reply, which stamps ``first_replied_at`` (a ticket just opened is in the session
+    already, so an acknowledgement costs no read)."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.first_replied_at is not None or ticket.first_reply_due is None:
         return None
     state = db.session.get(SlaTicket, ticket_id)
-    row = db.session.get(SlaPolicy, state.policy_id) if state and state.policy_id else None
-    return clock.due_at, row.calendar.timezone if row and row.calendar else "UTC"
+    policy = policy_by_id(state.policy_id) if state and state.policy_id else None
+    return ticket.first_reply_due, policy.calendar.timezone if policy else "UTC"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,17 @@
 re-measuring of open tickets after a policy changed.
 
 The sweep reads only clocks whose next escalation step is due (``next_action_at``, indexed),
-does that step's actions and stamps the step number, so running it twice does nothing.
+does that step's actions and stamps the step number, so running it twice does nothing. Each
+periodic run also queues an exact job for every step due before the sweep has surely run
+again, so steps happen at their instant while the queue holds only the next minutes' jobs
+(not one per open clock and change).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
@@ -21,7 +24,12 @@ from helpdesk.auth.models import Agent
 from helpdesk.db import db, utcnow
 from helpdesk.notifications.operations import NewNotification, notify_agents
 from helpdesk.sla.models import SlaClock, SlaPolicy, SlaTeamLead, SlaTicket
-from helpdesk.sla.operations import clock_measures
+from helpdesk.sla.operations import (
+    EXACT_JOB_HORIZON_SECONDS,
+    clock_measures,
+    is_near,
+    queue_escalation,
+)
 from helpdesk.sla.policy import (
     Action,
     ClockKind,
@@ -45,8 +53,27 @@ def escalate_clock(clock_id: int) -> int:
 
 
 def run_escalation_sweep() -> int:
-    """Periodic safety net: do every escalation step that is due. Idempotent."""
-    return sweep()
+    """Periodic: do every escalation step that is due, then queue exact jobs for the steps
+    due before the next runs. Idempotent. Returns how many clocks had a step done."""
+    done = sweep()
+    queue_upcoming_escalations(utcnow())
+    return done
+
+
+def queue_upcoming_escalations(now: datetime) -> int:
+    """Queue an exact job for each clock whose next step falls within
+    :data:`~helpdesk.sla.operations.EXACT_JOB_HORIZON_SECONDS` (two sweep intervals: a
+    step is seen by two runs, so one late run misses nothing; the job is idempotent).
+    Returns how many were queued."""
+    rows = db.session.execute(
+        select(SlaClock.id, SlaClock.next_action_at)
+        .where(SlaClock.next_action_at > now,
+               SlaClock.next_action_at <= now + timedelta(seconds=EXACT_JOB_HORIZON_SECONDS))
+    ).all()
+    for clock_id, at in rows:
+        assert at is not None  # the query's condition
+        queue_escalation(clock_id, at, now)
+    return len(rows)
 
 
 @dataclass
@@ -60,6 +87,8 @@ class _Work:
     events: list[dict[str, object]] = field(default_factory=list)
     #: (ticket id, action) for actions that change the ticket through ticket operations.
     ticket_actions: list[tuple[int, Action]] = field(default_factory=list)
+    #: (clock id, instant) of next steps close enough for an exact job now.
+    exact: list[tuple[int, datetime]] = field(default_factory=list)
 
 
 def _due_clocks(now: datetime, clock_id: int | None) -> Select[*tuple[Any, ...]]:
@@ -97,7 +126,7 @@ def sweep(now: datetime | None = None, clock_id: int | None = None) -> int:
                 policy_row = db.session.get(SlaPolicy, row.policy_id) if row.policy_id else None
                 policies[row.policy_id] = policy_of(policy_row) if policy_row else None
             _plan(work, row, policies[row.policy_id], leads, agents_by_email, now)
-        _apply(work)
+        _apply(work, now)
         done += len(rows)
         if clock_id is not None or len(rows) < SWEEP_BATCH:
             return done
@@ -119,6 +148,8 @@ def _plan(work: _Work, row: Any, policy: Policy | None, leads: dict[int, int],
     later = [step for step in steps if step.at > now]
     last = max((step.number for step in due), default=row.escalation_step)
     work.stamps[last, later[0].at if later else None].append(row.id)
+    if later and is_near(later[0].at, now):
+        work.exact.append((row.id, later[0].at))
     label = str(CLOCK_LABELS[kind])  # in the sweep's locale, like the texts around it
     for step in due:
         text = work.texts[step.is_warning] % {
@@ -170,8 +201,10 @@ def _write_stamps(stamps: dict[tuple[int, datetime | None], list[int]]) -> None:
         db.session.execute(update(SlaClock), own)
 
 
-def _apply(work: _Work) -> None:
+def _apply(work: _Work, now: datetime) -> None:
     _write_stamps(work.stamps)
+    for clock_id, at in work.exact:
+        queue_escalation(clock_id, at, now)
     if work.events:
         db.session.execute(insert(TicketEvent), work.events)
     notify_agents(work.notifications)

@@ -156,3 +156,8 @@ class TicketEvent(Model):
     old_value: Mapped[str | None] = mapped_column(String(500))
     new_value: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    #: Set instead of ``ticket_id`` when the ticket may not be written yet: the event's row
+    #: then goes in with the ticket's, in the same flush (no back-reference: a ticket never
+    #: loads its whole history to add to it).
+    ticket: Mapped[Ticket] = relationship()

@@ -84,11 +84,12 @@ _record = record_event
 _SLA_FIELDS = frozenset({"priority", "team", "tags"})
 
 
-def _route(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = ()) -> list[str]:
+def _route(ticket: Ticket, event: str, changed_by_actor: Sequence[str] = (),
+           body: str | None = None) -> list[str]:
     """Apply the routing rules; when they change a field an SLA condition reads after
     creation, the policy is chosen again and the clocks re-measured from the ledger (on
     creation the SLA is chosen after routing anyway)."""
-    changed = route_ticket(ticket, event, changed_by_actor)
+    changed = route_ticket(ticket, event, changed_by_actor, body)
     if event == "updated" and _SLA_FIELDS.intersection(changed):
         _record(ticket, SYSTEM, "sla", new=apply_sla(ticket))
     return changed
@@ -100,12 +101,13 @@ def _add_message(ticket: Ticket, *, kind: str, channel: str, body_text: str,
                  source_ref: str | None = None,
                  attachments: Sequence[NewAttachment] = (),
                  body_full: str | None = None) -> Message:
+    """Add a message to the session (written at the caller's flush)."""
     message = Message(
         ticket=ticket, kind=kind, channel=channel, body_text=body_text,
         body_html=sanitize_html(body_html) if body_html else None,
         body_full=body_full if body_full and body_full != body_text else None,
         author_agent=author_agent, author_customer=author_customer,
-        rfc_message_id=rfc_message_id, source_ref=source_ref)
+        rfc_message_id=rfc_message_id, source_ref=source_ref, created_at=utcnow())
     for item in attachments:
         storage_name, size = item.save()
         message.attachments.append(Attachment(
@@ -113,8 +115,8 @@ def _add_message(ticket: Ticket, *, kind: str, channel: str, body_text: str,
             size=size, storage_name=storage_name, content_id=item.content_id,
             inline=item.inline))
     db.session.add(message)
-    ticket.updated_at = utcnow()
-    db.session.flush()
+    if ticket.id is not None:  # a new ticket was just stamped with its creation time
+        ticket.updated_at = message.created_at
     return message
 
 
@@ -129,27 +131,35 @@ def open_ticket(actor: Actor, *, customer: Customer, subject: str, body_text: st
     ``acknowledge=False`` suppresses the acknowledgement mail (mail that must not be answered
     automatically, such as auto-replies that still deserve a ticket). ``body_full``: the
     whole text when ``body_text`` is only the new part of a reply.
+
+    Routing and the SLA are decided before anything is written, so one flush writes the
+    ticket's row once, complete, with its message, history and SLA rows beside it.
     """
     if channel not in CHANNELS:
         raise InvalidChange(f"unknown channel {channel!r}")
     if priority not in PRIORITIES:
         raise InvalidChange(f"unknown priority {priority!r}")
     now = utcnow()
+    # ``participants=[]``: known empty, so adding one later needs no read.
     ticket = Ticket(subject=(subject.strip() or "(no subject)")[:500], status="new",
                     priority=priority, channel=channel, customer=customer, team=team,
                     origin=origin, tags=list(tags), custom_fields={},
-                    created_at=now, updated_at=now)
+                    created_at=now, updated_at=now, participants=[])
     db.session.add(ticket)
+    # The look-ups below (rules, policies, the team's assignment settings) must not write
+    # the half-decided ticket early: that would cost an UPDATE of each field decided later.
+    with db.session.no_autoflush:
+        _record(ticket, actor, "created", new=channel)
+        message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
+                               body_html=body_html, author_customer=customer,
+                               rfc_message_id=rfc_message_id, source_ref=source_ref,
+                               attachments=attachments, body_full=body_full)
+        # Before the SLA: rules may set the priority and team it reads.
+        _route(ticket, "created", body=body_text)
+        policy = start_ticket_sla(ticket)
+        if policy:
+            _record(ticket, SYSTEM, "sla", new=policy)
     db.session.flush()
-    _record(ticket, actor, "created", new=channel)
-    message = _add_message(ticket, kind="customer", channel=channel, body_text=body_text,
-                           body_html=body_html, author_customer=customer,
-                           rfc_message_id=rfc_message_id, source_ref=source_ref,
-                           attachments=attachments, body_full=body_full)
-    _route(ticket, "created")  # before the SLA: rules may set the priority and team it reads
-    policy = start_ticket_sla(ticket)
-    if policy:
-        _record(ticket, SYSTEM, "sla", new=policy)
     if acknowledge:
         _send_acknowledgement(ticket)
     ticket_created.send(ticket, actor=actor)
@@ -184,7 +194,8 @@ def add_customer_message(actor: Actor, ticket: Ticket, *, body_text: str, channe
     if ticket.status in _REOPENED_BY_CUSTOMER:
         _set_status(ticket, actor, "open")
     record_customer_message(ticket, message.created_at)
-    _route(ticket, "updated")
+    _route(ticket, "updated", body=body_text)
+    db.session.flush()
     ticket_message_added.send(ticket, message=message, actor=actor)
     return message
 
@@ -196,6 +207,7 @@ def reply_to_customer(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: 
         raise InvalidChange("a reply needs text")
     message = _add_message(ticket, kind="reply", channel="email", body_text=body_text,
                            body_html=None, author_agent=agent, attachments=attachments)
+    db.session.flush()  # the outgoing mail names the message and its attachments by id
     message.rfc_message_id = outbound_mail().send(OutgoingMail(
         ticket_id=ticket.id, message_id=message.id, to=ticket.customer.email,
         subject=f"Re: [{ticket.reference}] {ticket.subject}", text=body_text,
@@ -206,6 +218,7 @@ def reply_to_customer(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: 
     _record(ticket, actor, "reply")
     if ticket.status == "new":
         _set_status(ticket, actor, "open")
+    db.session.flush()
     ticket_message_added.send(ticket, message=message, actor=actor)
     return message
 
@@ -218,18 +231,21 @@ def add_internal_note(actor: Actor, agent: Agent, ticket: Ticket, *, body_text: 
     message = _add_message(ticket, kind="note", channel=channel, body_text=body_text,
                            body_html=None, author_agent=agent)
     _record(ticket, actor, "note")
+    db.session.flush()
     return message
 
 
 def add_participant(actor: Actor, ticket: Ticket, customer: Customer) -> bool:
     """Make ``customer`` a participant of ``ticket`` (not the requester; idempotent).
-    Returns whether they were added now."""
-    if customer.id == ticket.customer_id or any(
-            participant.customer_id == customer.id for participant in ticket.participants):
+    Returns whether they were added now. Written at the caller's next flush, so the
+    participants of one mail go in one statement."""
+    # By object, not id: a participant added earlier in this unit of work has no
+    # ``customer_id`` until the flush (and neither has the requester of a new ticket).
+    if customer is ticket.customer or any(
+            participant.customer is customer for participant in ticket.participants):
         return False
     ticket.participants.append(TicketParticipant(customer=customer))
     _record(ticket, actor, "participant", new=customer.email)
-    db.session.flush()
     return True
 
 
@@ -302,6 +318,6 @@ def update_ticket(actor: Actor, ticket: Ticket, *, status: str | None = None,
         changed.append("status")
     if changed:
         ticket.updated_at = utcnow()
-        db.session.flush()
         _route(ticket, "updated", changed)
+        db.session.flush()
     return changed
