@@ -38,7 +38,7 @@ from channels.email.models import (
     source_ref,
 )
 from channels.email.parse import ParsedEmail
-from channels.email.queries import undeliverable_addresses
+from channels.email.queries import our_address_bases, our_addresses, undeliverable_addresses
 from channels.email.quotes import visible_reply
 from channels.email.rawstore import parse_raw
 from channels.email.threading import (
@@ -220,17 +220,10 @@ def _set_aside(raw_email: RawEmail, status: str, reason: str) -> Outcome:
     return {"status": status, "error": reason}
 
 
-def our_addresses() -> set[str]:
-    """Every address that is us: each mailbox's and the installation's support address."""
-    ours = set(db.session.scalars(select(Mailbox.address)))
-    ours.add(str(current_app.config["SUPPORT_ADDRESS"]).lower())
-    return ours
-
-
 def _vet(raw_email: RawEmail, parsed: ParsedEmail, recent_tickets: int) -> Verdict:
     config = current_app.config
     return vet(parsed, Context(
-        size=raw_email.size, our_addresses=cached("email.ours", our_addresses),
+        size=raw_email.size, our_addresses=our_addresses(),
         mail_domain=config["MAIL_DOMAIN"],
         max_bytes=config["MAX_EMAIL_BYTES"],
         recent_tickets_from_sender=recent_tickets,
@@ -386,8 +379,7 @@ def _copied_addresses(parsed: ParsedEmail) -> list[str]:
     our own addresses never do (they would answer themselves)."""
     if not current_app.config.get("MAIL_CC_PARTICIPANTS", True):
         return []
-    ours = cached("email.ours_base", lambda: {
-        split_plus(address).base for address in cached("email.ours", our_addresses)})
+    ours = our_address_bases()
     return [address for address in dict.fromkeys([*parsed.to, *parsed.cc])
             if split_plus(address).base not in ours and address != parsed.from_addr]
 

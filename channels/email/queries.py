@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
+from channels.email.addresses import split_plus
 from channels.email.models import BlockedSender, Mailbox, RawEmail, UndeliverableAddress
 from helpdesk.db import cached, db, utcnow
 
@@ -71,6 +73,24 @@ def recently_set_aside(limit: int = 50, before_id: int | None = None) -> list[Ra
 def blocked_senders() -> list[BlockedSender]:
     """Every blocked sender, newest first, with who added it."""
     return list(db.session.scalars(select(BlockedSender).order_by(BlockedSender.id.desc())))
+
+
+def mailbox_addresses() -> set[str]:
+    """The addresses of our mailboxes (read once per batch, see ``helpdesk.db.cached``)."""
+    return cached("email.mailbox_addresses", lambda: set(
+        db.session.scalars(select(Mailbox.address))))
+
+
+def our_addresses() -> set[str]:
+    """Every address that is us: each mailbox's and the installation's support address."""
+    return cached("email.ours", lambda: mailbox_addresses() | {
+        str(current_app.config["SUPPORT_ADDRESS"]).lower()})
+
+
+def our_address_bases() -> set[str]:
+    """:func:`our_addresses` without plus-tags: ``support+x@`` is us too."""
+    return cached("email.ours_base", lambda: {
+        split_plus(address).base for address in our_addresses()})
 
 
 def undeliverable_addresses() -> set[str]:

@@ -21,12 +21,15 @@ from sqlalchemy import BindParameter, Select, bindparam, func, literal, select, 
 
 from channels.email.addresses import normalize_address, split_plus
 from channels.email.compose import Draft, OutgoingAttachment, compose_message
-from channels.email.ingest import our_addresses
 from channels.email.models import SOURCE_PREFIX, Mailbox, OutboxEmail, RawEmail, raw_email_id_of
-from channels.email.queries import undeliverable_addresses
+from channels.email.queries import (
+    mailbox_addresses,
+    our_address_bases,
+    undeliverable_addresses,
+)
 from channels.email.threading import agent_reply_address, make_message_id, reply_address
 from helpdesk import jobs
-from helpdesk.db import after_commit, cached, db, utcnow
+from helpdesk.db import after_commit, db, utcnow
 from helpdesk.ports import OutgoingMail, Recipients
 from helpdesk.tickets import storage
 from helpdesk.tickets.models import Attachment, Message, Ticket
@@ -118,8 +121,7 @@ def _copied_recipients(ticket: Ticket, to: str) -> tuple[str, ...]:
     people do not join the conversation."""
     if not current_app.config["MAIL_CC_PARTICIPANTS"] or not ticket.participants:
         return ()
-    excluded = {split_plus(address).base for address in our_addresses()} | {
-        split_plus(to).base}
+    excluded = our_address_bases() | {split_plus(to).base}
     candidates = [address for address in (normalize_address(participant.customer.email)
                                           for participant in ticket.participants)
                   if address and split_plus(address).base not in excluded]
@@ -181,7 +183,7 @@ def _sender_address(ticket: Ticket) -> str:
     """Our address for mail about ``ticket``: the mailbox the customer wrote to, else the
     mailbox of the ticket's team, else the installation's support address."""
     # Ingest opens a ticket with that mailbox's address as its origin.
-    if ticket.channel == "email" and ticket.origin in _mailbox_addresses():
+    if ticket.channel == "email" and ticket.origin in mailbox_addresses():
         return str(ticket.origin)
     # The first message's source_ref names its raw email; it is set before the
     # acknowledgement is sent, unlike RawEmail.ticket_id.
@@ -200,11 +202,6 @@ def _sender_address(ticket: Ticket) -> str:
             select(Mailbox.address).where(Mailbox.team_id == ticket.team_id, Mailbox.active)
             .order_by(Mailbox.id).limit(1))
     return address or str(current_app.config["SUPPORT_ADDRESS"])
-
-
-def _mailbox_addresses() -> set[str]:
-    return cached("email.mailbox_addresses", lambda: set(
-        db.session.scalars(select(Mailbox.address))))
 
 
 def _thread_headers(ticket: Ticket) -> tuple[str | None, list[str]]:
