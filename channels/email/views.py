@@ -36,8 +36,9 @@ from channels.email.operations import (
     unblock_sender,
     update_mailbox,
 )
+from channels.email.parse import parse_message
 from channels.email.queries import blocked_senders, mailbox_health, recently_set_aside
-from channels.email.rawstore import open_raw, parse_raw, stored_size
+from channels.email.rawstore import open_raw, stored_size
 from helpdesk.auth.rules import admin_required, ticket_for
 from helpdesk.db import db
 
@@ -155,7 +156,8 @@ def unblock(blocked_id: int) -> Response:
 def block_sender_of(raw_email_id: int) -> Response:
     """Block the sender of a mail set aside (its From address, as vetting reads it)."""
     raw_email = db.get_or_404(RawEmail, raw_email_id)
-    sender = parse_raw(raw_email).from_addr
+    # The header is at the beginning: a big mail need not be parsed whole for its sender.
+    sender = parse_message(_beginning(raw_email)).from_addr
     if not sender:
         flash(_("This mail has no sender address to block."), "error")
         return redirect(url_for("email.set_aside"))
@@ -206,15 +208,21 @@ def reingest(raw_email_id: int) -> Response:
 def original(raw_email_id: int) -> str:
     """The mail's headers and source as text (escaped by the template), never rendered."""
     raw_email = _raw_email_for_viewer(raw_email_id)
-    with open_raw(raw_email) as file:
-        # Only the beginning: a mail of tens of megabytes must not become one page.
-        shown = file.read(ORIGINAL_SHOWN_BYTES + 1)
+    # Only the beginning: a mail of tens of megabytes must not become one page.
+    shown = _beginning(raw_email)
     headers = [(name, _readable_header(value)) for name, value in
                BytesHeaderParser(policy=compat32).parsebytes(shown).raw_items()]
     source = shown[:ORIGINAL_SHOWN_BYTES].decode("utf-8", errors="replace")
     return render_template("email/original.html", raw_email=raw_email, headers=headers,
                            source=source, truncated=len(shown) > ORIGINAL_SHOWN_BYTES,
                            header_only=raw_email.size > stored_size(raw_email))
+
+
+def _beginning(raw_email: RawEmail) -> bytes:
+    """The first :data:`ORIGINAL_SHOWN_BYTES` of the mail, and one more byte to tell
+    whether there is more."""
+    with open_raw(raw_email) as file:
+        return file.read(ORIGINAL_SHOWN_BYTES + 1)
 
 
 @bp.get("/console/mail/<int:raw_email_id>.eml")
